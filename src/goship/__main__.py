@@ -1,0 +1,5 @@
+"""``python -m goship``."""
+
+from goship.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""The ``goship`` command: argument parsing and rendering only; the work happens in the core packages.
+
+Commands are imported lazily so ``goship --help`` and ``goship version --json`` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+import cyclopts
+
+from goship import __version__
+from goship.errors import GoshipError
+
+HELP = """goship takes a Go microservice from a commit to 100 % of production traffic.
+
+Exit codes: 0 ok, 1 a check or gate failed, 2 usage or config error, 3 or more an environment or remote error (git, go, registry, cluster).
+Every read command takes --json; every command that changes something takes --dry-run.
+"""
+
+
+def build_app() -> cyclopts.App:
+    app = cyclopts.App(name="goship", help=HELP, version=__version__, help_format="markdown")
+    app.command(
+        "goship.cli.version:version",
+        name="version",
+        help="Each Go module's current and next version, and the commits that decide it.",
+    )
+    app.command(
+        "goship.cli.changelog:changelog",
+        name="changelog",
+        help="Release notes of the next release; --write prepends them to CHANGELOG.md.",
+    )
+    app.command(
+        "goship.cli.tag:tag",
+        name="tag",
+        help="Create (and --push) the release tags the commits call for; refuse the wrong ones.",
+    )
+    app.command("goship.cli.config:app", name="config", help="goship.yaml: 'show' the effective config, or its 'schema'.")
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run goship; exit with the documented code."""
+    app = build_app()
+    try:
+        result = app(list(argv) if argv is not None else sys.argv[1:], result_action="return_value")
+    except GoshipError as err:
+        from goship.ui.console import report_error
+
+        if os.environ.get("GOSHIP_DEBUG") == "1":
+            traceback.print_exc()
+        report_error(err)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (goship ... | head): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write("error: internal error: this is a bug in goship; please report it with the traceback\n")
+        sys.exit(70)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,198 @@
+"""The one wrapper around the ``git`` command: every git call goes through :class:`Git`.
+
+No shell, typed results, and git's own stderr kept in the error so a person sees what git said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from goship import _proc
+from goship.errors import GitError, UsageError
+
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A tag as ``for-each-ref`` reports it."""
+
+    name: str
+    """The tag name without ``refs/tags/``."""
+    commit: str
+    """The commit it points at (peeled through an annotated tag object)."""
+    annotated: bool
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of ``git log``."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    subject: str
+    """The first line of the message."""
+    body: str
+    """Everything after the first line, stripped."""
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    top: Path
+    shallow: bool
+    head: str | None
+    """HEAD's commit, or ``None`` in a repository without commits."""
+
+
+class Git:
+    """Runs git in one repository (or in the directory that will become one)."""
+
+    def __init__(self, cwd: Path, *, program: str = "git", env: Mapping[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.program = program
+        self.env = dict(env) if env else None
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> _proc.Completed:
+        argv = [self.program, *args]
+        try:
+            done = _proc.run(argv, cwd=self.cwd, env=self.env, input=input)
+        except FileNotFoundError as exc:
+            raise GitError(
+                f"git is not installed (looked for {self.program!r} on PATH)",
+                hint="install git (Debian: apt-get install git)",
+            ) from exc
+        except NotADirectoryError as exc:
+            raise UsageError(f"{self.cwd} is not a directory") from exc
+        if check and not done.ok:
+            raise GitError(f"git {' '.join(args[:3])} failed: {_first_lines(done.stderr)}")
+        return done
+
+    # -- repository ------------------------------------------------------------------------------
+
+    def repo_info(self) -> RepoInfo:
+        """Where the work tree starts, whether it is shallow, and HEAD; refuses a non-repository."""
+        done = self.run("rev-parse", "--show-toplevel", "--is-shallow-repository", check=False)
+        if not done.ok:
+            if "not a git repository" in done.stderr:
+                raise UsageError(
+                    f"{self.cwd} is not inside a git repository",
+                    hint="run goship in a clone of your Go repository (or 'git init' a new one)",
+                )
+            raise GitError(f"git rev-parse failed: {_first_lines(done.stderr)}")
+        lines = done.stdout.splitlines()
+        if len(lines) < 2:
+            raise UsageError(
+                f"{self.cwd} has no work tree (a bare repository?)",
+                hint="run goship in a checkout, not in a bare repository",
+            )
+        head = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        return RepoInfo(
+            top=Path(lines[0]),
+            shallow=lines[1].strip() == "true",
+            head=head.stdout.strip() if head.ok else None,
+        )
+
+    def rev_parse(self, rev: str) -> str | None:
+        """The commit ``rev`` names, or ``None`` when it names none."""
+        done = self.run("rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        return done.stdout.strip() if done.ok else None
+
+    def files(self, *pathspecs: str) -> list[str]:
+        """Tracked and untracked-but-not-ignored files matching ``pathspecs``, relative to the top."""
+        done = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *pathspecs)
+        return sorted({p for p in done.stdout.split("\0") if p})
+
+    def dirty_paths(self) -> list[str]:
+        """What ``git status`` lists: modified, staged and untracked (not ignored) paths."""
+        done = self.run("status", "--porcelain=v1", "-z")
+        return [entry[3:] for entry in done.stdout.split("\0") if len(entry) > 3]
+
+    def remote_url(self, remote: str) -> str | None:
+        done = self.run("remote", "get-url", "--", remote, check=False)
+        return done.stdout.strip() or None if done.ok else None
+
+    def config_value(self, key: str) -> str | None:
+        done = self.run("config", "--get", key, check=False)
+        return done.stdout.strip() if done.ok else None
+
+    # -- tags ------------------------------------------------------------------------------------
+
+    def tags(self) -> list[TagRef]:
+        """Every tag, with the commit it points at."""
+        fmt = _FIELD.join(["%(refname:strip=2)", "%(objecttype)", "%(objectname)", "%(*objectname)"])
+        done = self.run("for-each-ref", f"--format={fmt}", "refs/tags")
+        out: list[TagRef] = []
+        for line in done.stdout.splitlines():
+            name, kind, obj, peeled = line.split(_FIELD)
+            out.append(TagRef(name=name, commit=peeled or obj, annotated=kind == "tag"))
+        return out
+
+    def tags_merged_into(self, rev: str) -> set[str]:
+        """Names of the tags whose commit is an ancestor of (or is) ``rev``."""
+        done = self.run("for-each-ref", "--merged", rev, "--format=%(refname:strip=2)", "refs/tags")
+        return set(done.stdout.splitlines())
+
+    def create_tag(self, name: str, commit: str, *, message: str, sign: bool) -> None:
+        """An annotated (or signed) tag; git itself refuses to overwrite an existing one."""
+        self.run("tag", "-s" if sign else "-a", "-F", "-", "--cleanup=verbatim", name, commit, input=message)
+
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "-d", name)
+
+    def push_refs(self, remote: str, refs: Sequence[str], *, atomic: bool = True) -> None:
+        args = ["push", "--porcelain"]
+        if atomic:
+            args.append("--atomic")
+        self.run(*args, remote, *refs)
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def log(
+        self,
+        revs: Iterable[str],
+        *,
+        paths: Sequence[str] = (),
+        exclude_paths: Sequence[str] = (),
+    ) -> list[Commit]:
+        """Commits reachable from ``revs`` (``^rev`` excludes), newest first, limited to the paths."""
+        fmt = _RECORD + _FIELD.join(["%H", "%P", "%an", "%ae", "%B"])
+        args = ["log", f"--format={fmt}", *revs, "--"]
+        if paths or exclude_paths:
+            args.extend(paths or ["."])
+            args.extend(f":(exclude){p}" for p in exclude_paths)
+        done = self.run(*args)
+        commits: list[Commit] = []
+        for record in done.stdout.split(_RECORD):
+            if not record:
+                continue
+            sha, parents, name, email, message = record.split(_FIELD, 4)
+            subject, _, body = message.strip("\n").partition("\n")
+            commits.append(
+                Commit(
+                    sha=sha,
+                    parents=tuple(parents.split()),
+                    author_name=name,
+                    author_email=email,
+                    subject=subject.strip(),
+                    body=body.strip(),
+                )
+            )
+        return commits
+
+
+def _first_lines(text: str, limit: int = 5) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... ({len(lines) - limit} more lines)"]
+    return "\n".join(lines) or "(no output)"

@@ -1,0 +1,1 @@
+"""Terminal rendering: the only place that knows about consoles, colours and tables."""

@@ -1,0 +1,122 @@
+"""The Go modules of a repository: where each lives, its module path and its tag prefix.
+
+Go's rules (go.dev/ref/mod#vcs-version): a module in directory ``services/orders`` is released by tags
+``services/orders/vX.Y.Z``; a module in a major-version subdirectory ``services/orders/v2`` uses the same
+prefix (the ``/vN`` is dropped); the root module's tags have no prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from goship import semver
+from goship.errors import UsageError
+from goship.git import Git
+
+_MODULE_LINE = re.compile(r"^\s*module\b(?P<rest>.*)$")
+_MAJOR_DIR = re.compile(r"(^|/)v[0-9]+$")
+# Characters Go allows in a module path (module.CheckImportPath); the main module is checked laxly.
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9.\-_~+/]+$")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One Go module of the repository."""
+
+    path: str
+    """The module path from go.mod's ``module`` line."""
+    dir: str
+    """Its directory relative to the repository root, ``.`` for the root module."""
+    tag_prefix: str
+    """What its release tags start with: ``""`` or ``services/orders/`` (tag = prefix + version)."""
+    nested: tuple[str, ...] = ()
+    """Directories of the modules inside this one, whose files are not this module's."""
+
+    @property
+    def path_major(self) -> str:
+        """``/v2``, ``.v3`` (gopkg.in) or ``""``: the major version the module path promises."""
+        _prefix, major, _ok = semver.split_path_version(self.path)
+        return major
+
+    def tag(self, version: str) -> str:
+        return self.tag_prefix + version
+
+    def owns(self, file: str) -> bool:
+        """Whether ``file`` (relative to the root) is this module's and not a nested module's."""
+        inside = self.dir == "." or file == self.dir or file.startswith(self.dir + "/")
+        return inside and not any(file == n or file.startswith(n + "/") for n in self.nested)
+
+
+def tag_prefix_for(dir: str) -> str:
+    """The tag prefix of a module directory: the directory without a trailing ``/vN``, plus ``/``."""
+    if dir == ".":
+        return ""
+    stripped = _MAJOR_DIR.sub("", dir)
+    return f"{stripped}/" if stripped else ""
+
+
+def discover_modules(git: Git, top: Path, *, exclude: list[str] | None = None) -> list[Module]:
+    """Every go.mod outside ``vendor/`` and ``testdata/`` (tracked or not ignored), root first."""
+    skip = {d.strip("/") for d in exclude or []}
+    dirs: list[str] = []
+    for file in git.files("go.mod", ":(glob)**/go.mod"):
+        parts = file.split("/")
+        if any(p in ("vendor", "testdata") for p in parts[:-1]):
+            continue
+        dir = "/".join(parts[:-1]) or "."
+        if dir in skip or not (top / file).is_file():
+            continue
+        dirs.append(dir)
+    if not dirs:
+        raise UsageError(
+            f"no Go module found in {top} (no go.mod outside vendor/ and testdata/)",
+            hint="goship releases Go modules: create one with 'go mod init example.com/yourmodule'",
+        )
+    dirs.sort(key=lambda d: (d != ".", d))
+    modules = []
+    for dir in dirs:
+        rel = "go.mod" if dir == "." else f"{dir}/go.mod"
+        nested = tuple(d for d in dirs if d != dir and (dir == "." or d.startswith(dir + "/")))
+        modules.append(
+            Module(
+                path=read_module_path(top / rel, display=rel),
+                dir=dir,
+                tag_prefix=tag_prefix_for(dir),
+                nested=nested,
+            )
+        )
+    return modules
+
+
+def read_module_path(gomod: Path, *, display: str) -> str:
+    """The path of go.mod's ``module`` line; a clear error when there is none or it is malformed."""
+    try:
+        text = gomod.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {display}: {exc}") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _MODULE_LINE.match(line)
+        if not m:
+            continue
+        rest = m.group("rest").split("//", 1)[0].strip()
+        path = rest
+        if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"`":
+            path = rest[1:-1]
+        if not path or not _PATH_CHARS.match(path) or path.startswith("/") or path.endswith("/"):
+            raise UsageError(
+                f"{display}:{number}: malformed module line: expected 'module <path>' "
+                f"(found {line.strip()!r})",
+                hint="a module path looks like example.com/team/service (see 'go help gomod')",
+            )
+        if any(elem in ("", ".", "..") for elem in path.split("/")):
+            raise UsageError(
+                f"{display}:{number}: malformed module path {path!r}: empty, '.' or '..' path element",
+                hint="a module path looks like example.com/team/service",
+            )
+        return path
+    raise UsageError(
+        f"{display}:1: no module line: expected 'module <path>' in {display}",
+        hint="start go.mod with 'module example.com/yourmodule' (or run 'go mod init')",
+    )

@@ -1,0 +1,100 @@
+"""Which tags are releases of which module (Go's rules), and which are ignored and why."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from goship import semver
+from goship.git import TagRef
+from goship.versioning.modules import Module
+
+
+@dataclass(frozen=True)
+class Release:
+    """A tag that Go would resolve as a release of a module."""
+
+    version: str
+    """The bare version, e.g. ``v1.4.0``."""
+    tag: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class IgnoredTag:
+    tag: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModuleTags:
+    """A module's tags: releases (highest first) and look-alikes that are not releases."""
+
+    releases: tuple[Release, ...]
+    ignored: tuple[IgnoredTag, ...]
+
+    def highest(self, *, among: set[str] | None = None, final_only: bool = False) -> Release | None:
+        """The highest release whose tag is in ``among`` (all when ``None``)."""
+        for r in self.releases:
+            if among is not None and r.tag not in among:
+                continue
+            if final_only and semver.prerelease(r.version):
+                continue
+            return r
+        return None
+
+    def by_version(self, version: str) -> Release | None:
+        return next((r for r in self.releases if r.version == version), None)
+
+
+def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef]) -> ModuleTags:
+    """Sort the tags in ``module``'s namespace (its prefix, no further ``/``) into releases and ignored.
+
+    Several modules may share a prefix (``v2/`` beside the root): a release belongs to the one whose
+    module path matches its major version.
+    """
+    siblings = [m for m in modules if m.tag_prefix == module.tag_prefix]
+    releases: list[Release] = []
+    ignored: list[IgnoredTag] = []
+    for ref in tags:
+        if not ref.name.startswith(module.tag_prefix):
+            continue
+        version = ref.name[len(module.tag_prefix) :]
+        if "/" in version:
+            continue
+        reason = _not_a_release(version)
+        if reason is None:
+            owner = next((m for m in siblings if semver.match_path_major(version, m.path_major)), None)
+            if owner is None:
+                reason = _major_mismatch(version, module)
+            elif owner is not module:
+                continue
+        if reason is None:
+            releases.append(Release(version=version, tag=ref.name, commit=ref.commit))
+        else:
+            ignored.append(IgnoredTag(tag=ref.name, reason=reason))
+    releases.sort(key=functools.cmp_to_key(lambda a, b: semver.compare(b.version, a.version)))
+    ignored.sort(key=lambda i: i.tag)
+    return ModuleTags(releases=tuple(releases), ignored=tuple(ignored))
+
+
+def _not_a_release(version: str) -> str | None:
+    if not version.startswith("v"):
+        return "not a version tag (expected v<major>.<minor>.<patch>)"
+    if not semver.is_valid(version):
+        return "not a semantic version (expected v<major>.<minor>.<patch>[-prerelease])"
+    if semver.build(version):
+        return f"build metadata ({semver.build(version)}) is not allowed in a Go module version"
+    if semver.canonical(version) != version:
+        return f"shorthand version; Go only resolves full versions like {semver.canonical(version)}"
+    if semver.is_pseudo_version(version):
+        return "shaped like a pseudo-version; Go does not treat it as a release"
+    return None
+
+
+def _major_mismatch(version: str, module: Module) -> str:
+    major = semver.major(version)
+    if module.path_major:
+        return f"major {major} does not match module path {module.path} (expected {module.path_major[1:]}.x.y)"
+    return f"major {major} needs module path {module.path}/{major} (go.mod has no /{major} suffix)"

@@ -1,107 +1,115 @@
-"""goship.yaml: the models of the optional config file at the repository root, and its loader.
+"""goship.yaml: the settings of the optional config file at the repository root, and its loader.
 
-Everything has a default; a file with problems is refused with every problem listed at once, each at
-its ``file:line:col``.
+The settings are frozen dataclasses with defaults; pydantic validates them at the boundary, and only
+when there is a file to validate, so a repository without goship.yaml does not pay for it. A file
+with problems is refused with every problem listed at once, each at its ``file:line:col``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from goship import semver
 from goship.errors import ConfigError
 
+if TYPE_CHECKING:
+    import yaml
+    from pydantic import TypeAdapter
+
 CONFIG_FILE = "goship.yaml"
 
 Bump = Literal["major", "minor", "patch", "none"]
+# Read by pydantic when it validates these dataclasses (a plain dict: no pydantic import needed here).
+_STRICT = {"extra": "forbid", "use_attribute_docstrings": True}
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VersioningConfig(_Model):
+@dataclass(frozen=True)
+class VersioningConfig:
     """How conventional commits turn into the next version."""
 
-    bump_types: dict[str, Bump] = Field(
-        default_factory=lambda: {"feat": "minor", "fix": "patch", "perf": "patch", "revert": "patch"},
-        description="Conventional-commit type → the bump it causes; unlisted types cause none. "
-        "A breaking change ('!' or a BREAKING CHANGE footer) always bumps major.",
+    __pydantic_config__ = _STRICT
+
+    bump_types: dict[str, Bump] = field(
+        default_factory=lambda: {"feat": "minor", "fix": "patch", "perf": "patch", "revert": "patch"}
     )
-    breaking_before_v1: Literal["minor", "major"] = Field(
-        "minor",
-        description="What a breaking change bumps while the module is below v1.0.0 (Go: v0 promises nothing).",
-    )
-    initial_version: str = Field(
-        "v0.1.0",
-        description="The first release of a module without release tags (a /vN module starts at vN.0.0).",
-    )
+    """Conventional-commit type → the bump it causes; unlisted types cause none. A breaking change
+    ('!' or a BREAKING CHANGE footer) always bumps major."""
+    breaking_before_v1: Literal["minor", "major"] = "minor"
+    """What a breaking change bumps while the module is below v1.0.0 (Go: v0 promises nothing)."""
+    initial_version: str = "v0.1.0"
+    """The first release of a module without release tags (a /vN module starts at vN.0.0)."""
 
-    @field_validator("initial_version")
-    @classmethod
-    def _canonical_release(cls, value: str) -> str:
-        if semver.canonical(value) != value or semver.prerelease(value):
-            raise ValueError(f"expected a version like v0.1.0 or v1.0.0 (found {value!r})")
-        return value
-
-    @field_validator("bump_types")
-    @classmethod
-    def _lowercase_types(cls, value: dict[str, Bump]) -> dict[str, Bump]:
-        return {k.lower(): v for k, v in value.items()}
+    def __post_init__(self) -> None:
+        if semver.canonical(self.initial_version) != self.initial_version or semver.prerelease(
+            self.initial_version
+        ):
+            raise ValueError(
+                f"initial_version: expected a version like v0.1.0 or v1.0.0 (found {self.initial_version!r})"
+            )
+        object.__setattr__(self, "bump_types", {k.lower(): v for k, v in self.bump_types.items()})
 
 
-class ChangelogConfig(_Model):
+@dataclass(frozen=True)
+class ChangelogConfig:
     """How release notes are written."""
 
-    commit_url: str | None = Field(
-        None,
-        description="Link for a commit, with {sha} in it; by default derived from the 'origin' remote "
-        "for GitHub, GitLab, Bitbucket, Gitea and similar hosts.",
-    )
-    bots: list[str] = Field(
-        default_factory=lambda: ["dependabot[bot]", "renovate[bot]", "dependabot-preview[bot]"],
-        description="Authors whose dependency bumps are folded into one Dependencies line.",
-    )
-    hidden_types: list[str] = Field(
-        default_factory=lambda: ["chore", "docs", "style", "test", "ci", "build"],
-        description="Conventional-commit types left out of release notes (unless breaking).",
-    )
+    __pydantic_config__ = _STRICT
 
-    @field_validator("commit_url")
-    @classmethod
-    def _has_sha(cls, value: str | None) -> str | None:
-        if value is not None and "{sha}" not in value:
-            raise ValueError(f"expected a URL template containing {{sha}} (found {value!r})")
-        return value
+    commit_url: str | None = None
+    """Link for a commit, with {sha} in it; by default derived from the remote for GitHub, GitLab,
+    Bitbucket, Gitea and similar hosts."""
+    bots: list[str] = field(default_factory=lambda: ["dependabot[bot]", "renovate[bot]", "dependabot-preview[bot]"])
+    """Authors whose dependency bumps are folded into one Dependencies line."""
+    hidden_types: list[str] = field(default_factory=lambda: ["chore", "docs", "style", "test", "ci", "build"])
+    """Conventional-commit types left out of release notes (unless breaking)."""
+
+    def __post_init__(self) -> None:
+        if self.commit_url is not None and "{sha}" not in self.commit_url:
+            raise ValueError(f"commit_url: expected a URL template containing {{sha}} (found {self.commit_url!r})")
 
 
-class TagsConfig(_Model):
+@dataclass(frozen=True)
+class TagsConfig:
     """How release tags are made and shared."""
 
-    remote: str = Field("origin", description="The remote 'goship tag --push' pushes to.")
-    sign: bool = Field(False, description="Sign every tag (as 'goship tag --sign'), with git's signing config.")
+    __pydantic_config__ = _STRICT
+
+    remote: str = "origin"
+    """The remote 'goship tag --push' pushes to (and release-note links are derived from)."""
+    sign: bool = False
+    """Sign every tag (as 'goship tag --sign'), with git's signing config."""
 
 
-class ModulesConfig(_Model):
+@dataclass(frozen=True)
+class ModulesConfig:
     """Which Go modules of the repository goship releases."""
 
-    exclude: list[str] = Field(
-        default_factory=list,
-        description="Module directories (relative to the repository root) goship leaves alone.",
-    )
+    __pydantic_config__ = _STRICT
+
+    exclude: list[str] = field(default_factory=list)
+    """Module directories (relative to the repository root) goship leaves alone."""
 
 
-class GoshipConfig(_Model):
+@dataclass(frozen=True)
+class GoshipConfig:
     """The whole of goship.yaml."""
 
-    versioning: VersioningConfig = Field(default_factory=VersioningConfig)  # type: ignore[arg-type]
-    changelog: ChangelogConfig = Field(default_factory=ChangelogConfig)  # type: ignore[arg-type]
-    tags: TagsConfig = Field(default_factory=TagsConfig)  # type: ignore[arg-type]
-    modules: ModulesConfig = Field(default_factory=ModulesConfig)
+    __pydantic_config__ = _STRICT
+
+    versioning: VersioningConfig = field(default_factory=VersioningConfig)
+    """Versions from conventional commits."""
+    changelog: ChangelogConfig = field(default_factory=ChangelogConfig)
+    """Release notes."""
+    tags: TagsConfig = field(default_factory=TagsConfig)
+    """Release tags."""
+    modules: ModulesConfig = field(default_factory=ModulesConfig)
+    """Which modules are released."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def load_config(top: Path) -> GoshipConfig:
@@ -118,6 +126,9 @@ def load_config(top: Path) -> GoshipConfig:
 
 def parse_config(text: str, *, source: str) -> GoshipConfig:
     """Validate goship.yaml's text; every problem is reported at once with its location."""
+    import yaml
+    from pydantic import ValidationError
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -137,15 +148,20 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
             hint="see 'goship config schema' for the settings",
         )
     try:
-        return GoshipConfig.model_validate(data)
+        return _adapter().validate_python(data)
     except ValidationError as exc:
         marks = _marks(node)
         lines = []
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
+            problem = _describe(err)
+            # A dataclass's own check names its field first ("initial_version: expected ...").
+            name, sep, rest = problem.partition(": ")
+            if sep and name.isidentifier():
+                loc, problem = (*loc, name), rest
             line, col = _nearest_mark(marks, loc)
             dotted = ".".join(loc) or "(top)"
-            lines.append(f"{source}:{line}:{col}: {dotted}: {_describe(err)}")
+            lines.append(f"{source}:{line}:{col}: {dotted}: {problem}")
         count = len(lines)
         raise ConfigError(
             f"{source} has {count} problem{'s' if count != 1 else ''}",
@@ -154,10 +170,24 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
         ) from exc
 
 
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of goship.yaml, for editors."""
+    schema = _adapter().json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "goship.yaml"
+    return schema
+
+
+def _adapter() -> TypeAdapter[GoshipConfig]:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(GoshipConfig)
+
+
 def _describe(err: Any) -> str:
     kind = err["type"]
     found = err.get("input")
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown setting"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
@@ -170,6 +200,8 @@ def _describe(err: Any) -> str:
 
 def _marks(node: yaml.Node | None) -> dict[tuple[str, ...], tuple[int, int]]:
     """Map every key path of the YAML document to the line and column of its value."""
+    import yaml
+
     out: dict[tuple[str, ...], tuple[int, int]] = {}
 
     def walk(n: yaml.Node, path: tuple[str, ...]) -> None:
@@ -196,11 +228,3 @@ def _nearest_mark(marks: dict[tuple[str, ...], tuple[int, int]], loc: tuple[str,
         if loc[:end] in marks:
             return marks[loc[:end]]
     return (1, 1)
-
-
-def config_schema() -> dict[str, Any]:
-    """The JSON Schema of goship.yaml, for editors."""
-    schema = GoshipConfig.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "goship.yaml"
-    return schema

@@ -138,10 +138,15 @@ class Git:
             out.append(TagRef(name=name, commit=peeled or obj, annotated=kind == "tag"))
         return out
 
-    def tags_merged_into(self, rev: str) -> set[str]:
-        """Names of the tags whose commit is an ancestor of (or is) ``rev``."""
-        done = self.run("for-each-ref", "--merged", rev, "--format=%(refname:strip=2)", "refs/tags")
-        return set(done.stdout.splitlines())
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        """Whether ``commit`` is an ancestor of (or is) ``of``.
+
+        One question at a time is cheaper than ``for-each-ref --merged``, which walks every tag.
+        """
+        done = self.run("merge-base", "--is-ancestor", commit, of, check=False)
+        if done.returncode not in (0, 1):
+            raise GitError(f"git merge-base --is-ancestor failed: {_first_lines(done.stderr)}")
+        return done.returncode == 0
 
     def create_tag(self, name: str, commit: str, *, message: str, sign: bool) -> None:
         """An annotated (or signed) tag; git itself refuses to overwrite an existing one."""

@@ -40,7 +40,7 @@ def show(*, json: Annotated[bool, Parameter(negative=())] = False) -> int:
     from goship.ui.console import print_json
 
     top = Git(Path.cwd()).repo_info().top
-    data = load_config(top).model_dump(mode="json")
+    data = load_config(top).as_dict()
     if json:
         print_json(data)
     else:

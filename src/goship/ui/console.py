@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Piped output is read by greps and logs: keep a table row on one line there.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def stderr() -> Console:

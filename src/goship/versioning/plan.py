@@ -48,9 +48,14 @@ class Repository:
     head: str
     modules: list[Module]
     tags: list[TagRef]
-    merged: set[str]
-    """Tags that are ancestors of HEAD."""
     warnings: list[str] = field(default_factory=list)
+    _in_history: dict[str, bool] = field(default_factory=dict)
+
+    def in_history(self, release: Release) -> bool:
+        """Whether the release's commit is HEAD or an ancestor of it (asked of git once per commit)."""
+        if release.commit not in self._in_history:
+            self._in_history[release.commit] = self.git.is_ancestor(release.commit, self.head)
+        return self._in_history[release.commit]
 
     def tag(self, name: str) -> TagRef | None:
         return next((t for t in self.tags if t.name == name), None)
@@ -113,7 +118,6 @@ def open_repository(git: Git, config: GoshipConfig, *, info: RepoInfo | None = N
         head=info.head,
         modules=modules,
         tags=tags,
-        merged=top_git.tags_merged_into("HEAD") if tags else set(),
     )
     if info.shallow:
         if not tags:
@@ -150,20 +154,23 @@ def plan_versions(
         breaking_before_v1=config.versioning.breaking_before_v1,
     )
     tags_of = {m.dir: classify_tags(m, repo.modules, repo.tags) for m in modules}
-    bases = {m.dir: tags_of[m.dir].highest(among=repo.merged, final_only=True) for m in modules}
 
-    def commits_of(m: Module) -> list[Commit]:
-        base = bases[m.dir]
-        return module_commits(repo, m, since=base.tag if base else None)
+    def history_of(m: Module) -> tuple[Release | None, Release | None, list[Commit]]:
+        current = tags_of[m.dir].highest(where=repo.in_history)
+        base = current
+        if current is not None and semver.prerelease(current.version):
+            base = tags_of[m.dir].highest(where=repo.in_history, final_only=True)
+        return current, base, module_commits(repo, m, since=base.tag if base else None)
 
+    # git does the work here; two at a time keeps both cores busy.
     if len(modules) > 1:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            histories = list(pool.map(commits_of, modules))
+            histories = list(pool.map(history_of, modules))
     else:
-        histories = [commits_of(m) for m in modules]
+        histories = [history_of(m) for m in modules]
     return [
-        _plan_module(repo, m, tags_of[m.dir], commits, policy, config, pre=pre)
-        for m, commits in zip(modules, histories, strict=True)
+        _plan_module(repo, m, tags_of[m.dir], current, base, commits, policy, config, pre=pre)
+        for m, (current, base, commits) in zip(modules, histories, strict=True)
     ]
 
 
@@ -171,14 +178,14 @@ def _plan_module(
     repo: Repository,
     module: Module,
     tags: ModuleTags,
+    current: Release | None,
+    base: Release | None,
     commits: list[Commit],
     policy: BumpPolicy,
     config: GoshipConfig,
     *,
     pre: str | None,
 ) -> ModuleVersion:
-    current = tags.highest(among=repo.merged)
-    base = tags.highest(among=repo.merged, final_only=True)
     below_v1 = semver.major(base.version) == "v0" if base else _initial(module, config).startswith("v0.")
     bumps = classify_commits(commits, policy, below_v1=below_v1)
     bump = highest_bump(bumps)
@@ -200,7 +207,8 @@ def _plan_module(
     existing = [r.version for r in tags.releases]
     next_version = next_prerelease(target, pre, existing) if pre else target
     refusal = _major_refusal(module, next_version, base, bump) or _exists_refusal(repo, module, next_version)
-    newer = [r for r in tags.releases if r.tag not in repo.merged and semver.compare(r.version, next_version) > 0]
+    # Releases above the next version are not in HEAD's history: the current one is the highest there.
+    newer = [r for r in tags.releases if semver.compare(r.version, next_version) > 0]
     if newer and refusal is None:
         notes.append(
             f"maintenance release: {newer[0].tag} exists on another line of history; "
@@ -246,10 +254,10 @@ def _exists_refusal(repo: Repository, module: Module, version: str) -> CheckFail
     existing = repo.tag(module.tag(version))
     if existing is None:
         return None
-    where = "HEAD" if existing.commit == repo.head else existing.commit[:12]
-    ancestry = "" if existing.name in repo.merged else ", not an ancestor of HEAD"
+    # It is newer than the current release, so it is not in HEAD's history.
     return TagExistsError(
-        f"tag {existing.name} exists already (at {where}{ancestry}); goship never moves a tag",
+        f"tag {existing.name} exists already (at {existing.commit[:12]}, not in HEAD's history); "
+        "goship never moves a tag",
         hint="on a maintenance branch release only what does not exist yet (a fix gives the next patch); "
         "or delete the stray tag yourself if it was never published",
     )

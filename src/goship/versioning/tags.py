@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from goship import semver
@@ -34,12 +34,14 @@ class ModuleTags:
     releases: tuple[Release, ...]
     ignored: tuple[IgnoredTag, ...]
 
-    def highest(self, *, among: set[str] | None = None, final_only: bool = False) -> Release | None:
-        """The highest release whose tag is in ``among`` (all when ``None``)."""
+    def highest(
+        self, *, where: Callable[[Release], bool] | None = None, final_only: bool = False
+    ) -> Release | None:
+        """The highest release for which ``where`` holds (asked highest first, and only as far as needed)."""
         for r in self.releases:
-            if among is not None and r.tag not in among:
-                continue
             if final_only and semver.prerelease(r.version):
+                continue
+            if where is not None and not where(r):
                 continue
             return r
         return None

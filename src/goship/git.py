@@ -82,26 +82,32 @@ class Git:
 
     def repo_info(self) -> RepoInfo:
         """Where the work tree starts, whether it is shallow, and HEAD; refuses a non-repository."""
-        done = self.run("rev-parse", "--show-toplevel", "--is-shallow-repository", check=False)
+        done = self.run("rev-parse", "--show-toplevel", "--is-shallow-repository", "HEAD", check=False)
+        head: str | None = None
         if not done.ok:
             if "not a git repository" in done.stderr:
                 raise UsageError(
                     f"{self.cwd} is not inside a git repository",
                     hint="run goship in a clone of your Go repository (or 'git init' a new one)",
                 )
-            raise GitError(f"git rev-parse failed: {_first_lines(done.stderr)}")
+            # No commit yet: HEAD names nothing, so ask again without it.
+            done = self.run("rev-parse", "--show-toplevel", "--is-shallow-repository", check=False)
+            if "must be run in a work tree" in done.stderr:
+                raise UsageError(
+                    f"{self.cwd} has no work tree (a bare repository?)",
+                    hint="run goship in a checkout, not in a bare repository",
+                )
+            if not done.ok:
+                raise GitError(f"git rev-parse failed: {_first_lines(done.stderr)}")
         lines = done.stdout.splitlines()
-        if len(lines) < 2:
+        if len(lines) < 2 or lines[0] in ("true", "false"):
             raise UsageError(
                 f"{self.cwd} has no work tree (a bare repository?)",
                 hint="run goship in a checkout, not in a bare repository",
             )
-        head = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
-        return RepoInfo(
-            top=Path(lines[0]),
-            shallow=lines[1].strip() == "true",
-            head=head.stdout.strip() if head.ok else None,
-        )
+        if len(lines) >= 3:
+            head = lines[2].strip()
+        return RepoInfo(top=Path(lines[0]), shallow=lines[1].strip() == "true", head=head)
 
     def rev_parse(self, rev: str) -> str | None:
         """The commit ``rev`` names, or ``None`` when it names none."""

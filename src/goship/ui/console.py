@@ -32,8 +32,10 @@ def stderr() -> Console:
 
 
 def print_json(document: Any) -> None:
-    """Exactly one JSON document on stdout, and nothing else."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    """Exactly one JSON document on stdout, and nothing else: indented for a person at a terminal,
+    compact for a program (json's fast C encoder only runs without indentation)."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(document, indent=indent, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

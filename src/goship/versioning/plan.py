@@ -8,7 +8,6 @@ touch the module's files and not a nested module's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +163,8 @@ def plan_versions(
 
     # git does the work here; two at a time keeps both cores busy.
     if len(modules) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=4) as pool:
             histories = list(pool.map(history_of, modules))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -76,7 +75,7 @@ def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef])
             releases.append(Release(version=version, tag=ref.name, commit=ref.commit))
         else:
             ignored.append(IgnoredTag(tag=ref.name, reason=reason))
-    releases.sort(key=functools.cmp_to_key(lambda a, b: semver.compare(b.version, a.version)))
+    releases.sort(key=lambda r: _release_key(r.version), reverse=True)
     ignored.sort(key=lambda i: i.tag)
     return ModuleTags(releases=tuple(releases), ignored=tuple(ignored))
 
@@ -84,6 +83,9 @@ def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef])
 def _not_a_release(version: str) -> str | None:
     if not version.startswith("v"):
         return "not a version tag (expected v<major>.<minor>.<patch>)"
+    if len(version) > 100:
+        # Go would accept any length; goship refuses numbers no release ever needs (and int() cannot hold).
+        return "longer than 100 characters: not treated as a release"
     if not semver.is_valid(version):
         return "not a semantic version (expected v<major>.<minor>.<patch>[-prerelease])"
     if semver.build(version):
@@ -100,3 +102,16 @@ def _major_mismatch(version: str, module: Module) -> str:
     if module.path_major:
         return f"major {major} does not match module path {module.path} (expected {module.path_major[1:]}.x.y)"
     return f"major {major} needs module path {module.path}/{major} (go.mod has no /{major} suffix)"
+
+
+def _release_key(version: str) -> tuple[int, int, int, tuple[tuple[int, int | str], ...]]:
+    """A sort key that orders canonical versions as ``semver.compare`` does (SemVer §11), parsed once.
+
+    A final release sorts above its prereleases; numeric identifiers sort numerically, below alphanumerics.
+    """
+    core, _, pre = version[1:].partition("-")
+    major, minor, patch = (int(p) for p in core.split("."))
+    if not pre:
+        return (major, minor, patch, ((2, 0),))
+    ids = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+    return (major, minor, patch, ids)

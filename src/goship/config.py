@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from goship import semver
 from goship.errors import ConfigError
@@ -26,30 +27,50 @@ Bump = Literal["major", "minor", "patch", "none"]
 _STRICT = {"extra": "forbid", "use_attribute_docstrings": True}
 
 
+class _Check:
+    """A field check pydantic runs after the type check (``Annotated[str, _Check(fn)]``), so that
+    every problem of a file is found in one pass; pydantic is imported only when it validates."""
+
+    def __init__(self, check: Callable[[Any], Any]) -> None:
+        self.check = check
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+
+def _release_version(value: str) -> str:
+    if semver.canonical(value) != value or semver.prerelease(value):
+        raise ValueError(f"expected a version like v0.1.0 or v1.0.0 (found {value!r})")
+    return value
+
+
+def _sha_template(value: str | None) -> str | None:
+    if value is not None and "{sha}" not in value:
+        raise ValueError(f"expected a URL template containing {{sha}} (found {value!r})")
+    return value
+
+
+def _lowercase_keys(value: dict[str, Bump]) -> dict[str, Bump]:
+    return {k.lower(): v for k, v in value.items()}
+
+
 @dataclass(frozen=True)
 class VersioningConfig:
     """How conventional commits turn into the next version."""
 
     __pydantic_config__ = _STRICT
 
-    bump_types: dict[str, Bump] = field(
+    bump_types: Annotated[dict[str, Bump], _Check(_lowercase_keys)] = field(
         default_factory=lambda: {"feat": "minor", "fix": "patch", "perf": "patch", "revert": "patch"}
     )
     """Conventional-commit type → the bump it causes; unlisted types cause none. A breaking change
     ('!' or a BREAKING CHANGE footer) always bumps major."""
     breaking_before_v1: Literal["minor", "major"] = "minor"
     """What a breaking change bumps while the module is below v1.0.0 (Go: v0 promises nothing)."""
-    initial_version: str = "v0.1.0"
+    initial_version: Annotated[str, _Check(_release_version)] = "v0.1.0"
     """The first release of a module without release tags (a /vN module starts at vN.0.0)."""
-
-    def __post_init__(self) -> None:
-        if semver.canonical(self.initial_version) != self.initial_version or semver.prerelease(
-            self.initial_version
-        ):
-            raise ValueError(
-                f"initial_version: expected a version like v0.1.0 or v1.0.0 (found {self.initial_version!r})"
-            )
-        object.__setattr__(self, "bump_types", {k.lower(): v for k, v in self.bump_types.items()})
 
 
 @dataclass(frozen=True)
@@ -58,17 +79,13 @@ class ChangelogConfig:
 
     __pydantic_config__ = _STRICT
 
-    commit_url: str | None = None
+    commit_url: Annotated[str | None, _Check(_sha_template)] = None
     """Link for a commit, with {sha} in it; by default derived from the remote for GitHub, GitLab,
     Bitbucket, Gitea and similar hosts."""
     bots: list[str] = field(default_factory=lambda: ["dependabot[bot]", "renovate[bot]", "dependabot-preview[bot]"])
     """Authors whose dependency bumps are folded into one Dependencies line."""
     hidden_types: list[str] = field(default_factory=lambda: ["chore", "docs", "style", "test", "ci", "build"])
     """Conventional-commit types left out of release notes (unless breaking)."""
-
-    def __post_init__(self) -> None:
-        if self.commit_url is not None and "{sha}" not in self.commit_url:
-            raise ValueError(f"commit_url: expected a URL template containing {{sha}} (found {self.commit_url!r})")
 
 
 @dataclass(frozen=True)
@@ -155,10 +172,6 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
             problem = _describe(err)
-            # A dataclass's own check names its field first ("initial_version: expected ...").
-            name, sep, rest = problem.partition(": ")
-            if sep and name.isidentifier():
-                loc, problem = (*loc, name), rest
             line, col = _nearest_mark(marks, loc)
             dotted = ".".join(loc) or "(top)"
             lines.append(f"{source}:{line}:{col}: {dotted}: {problem}")

@@ -8,9 +8,9 @@ with problems is refused with every problem listed at once, each at its ``file:l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from goship import semver
@@ -82,7 +82,9 @@ class ChangelogConfig:
     commit_url: Annotated[str | None, _Check(_sha_template)] = None
     """Link for a commit, with {sha} in it; by default derived from the remote for GitHub, GitLab,
     Bitbucket, Gitea and similar hosts."""
-    bots: list[str] = field(default_factory=lambda: ["dependabot[bot]", "renovate[bot]", "dependabot-preview[bot]"])
+    bots: list[str] = field(
+        default_factory=lambda: ["dependabot[bot]", "renovate[bot]", "dependabot-preview[bot]"]
+    )
     """Authors whose dependency bumps are folded into one Dependencies line."""
     hidden_types: list[str] = field(default_factory=lambda: ["chore", "docs", "style", "test", "ci", "build"])
     """Conventional-commit types left out of release notes (unless breaking)."""

@@ -156,7 +156,9 @@ class Git:
 
     def create_tag(self, name: str, commit: str, *, message: str, sign: bool) -> None:
         """An annotated (or signed) tag; git itself refuses to overwrite an existing one."""
-        done = self.run("tag", "-s" if sign else "-a", "-F", "-", "--cleanup=verbatim", name, commit, input=message)
+        done = self.run(
+            "tag", "-s" if sign else "-a", "-F", "-", "--cleanup=verbatim", name, commit, input=message
+        )
         if sign and "-----BEGIN " not in self.run("cat-file", "tag", f"refs/tags/{name}").stdout:
             # Some git versions keep an unsigned tag and exit 0 when the signing program fails.
             self.delete_tag(name)

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration
@@ -84,8 +83,14 @@ def test_invalid_goship_yaml_lists_every_problem_with_its_line(repo: Repo) -> No
     assert result.code == 2
     assert_clean_error(result.stderr)
     assert "error: goship.yaml has 3 problems" in result.stderr
-    assert "goship.yaml:2:" in result.stderr and "breaking_before_v1: expected 'minor' or 'major'" in result.stderr
-    assert "goship.yaml:3:" in result.stderr and "initial_version: expected a version like v0.1.0" in result.stderr
+    assert (
+        "goship.yaml:2:" in result.stderr
+        and "breaking_before_v1: expected 'minor' or 'major'" in result.stderr
+    )
+    assert (
+        "goship.yaml:3:" in result.stderr
+        and "initial_version: expected a version like v0.1.0" in result.stderr
+    )
     assert "goship.yaml:6:3: tags.colour: unknown setting" in result.stderr
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration
@@ -15,7 +14,9 @@ def test_notes_are_grouped_with_breaking_changes_first(repo: Repo) -> None:
     feat = repo.commit("feat: gift cards")
     perf = repo.commit("perf: cache prices")
     repo.commit("docs: readme")
-    brk = repo.commit("feat(api)!: orders are paginated\n\nBREAKING CHANGE: GET /orders returns pages of 50\n")
+    brk = repo.commit(
+        "feat(api)!: orders are paginated\n\nBREAKING CHANGE: GET /orders returns pages of 50\n"
+    )
     repo.git("remote", "add", "origin", "git@github.com:acme/shop.git")
     result = repo.goship("changelog")
     assert result.code == 0, result.stderr
@@ -39,7 +40,9 @@ def test_bot_dependency_bumps_fold_into_one_line(repo: Repo) -> None:
     bot = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
     repo.commit("build(deps): bump golang.org/x/net from 0.30.0 to 0.31.0", author=bot)
     repo.commit("build(deps): bump google.golang.org/grpc from 1.66.0 to 1.67.1", author=bot)
-    repo.commit("fix(deps): update module github.com/lib/pq to v1.10.9", author="renovate[bot] <bot@renovateapp.com>")
+    repo.commit(
+        "fix(deps): update module github.com/lib/pq to v1.10.9", author="renovate[bot] <bot@renovateapp.com>"
+    )
     out = repo.goship("changelog").stdout
     assert out.count("**Dependencies:**") == 1
     assert (

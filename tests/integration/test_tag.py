@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration
@@ -21,7 +20,9 @@ def bare_remote(repo: Repo, tmp_path: Path) -> Path:
 
 
 def remote_tags(remote: Path) -> list[str]:
-    out = subprocess.run(["git", "ls-remote", "--tags", str(remote)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["git", "ls-remote", "--tags", str(remote)], capture_output=True, text=True, check=True
+    )
     return sorted(line.split("refs/tags/")[1] for line in out.stdout.splitlines() if "^{}" not in line)
 
 
@@ -43,7 +44,9 @@ def test_tags_every_module_with_a_releasable_change_annotated_with_its_notes(rep
     )
     assert repo.git("cat-file", "-t", "services/orders/v1.1.0") == "tag"
     message = repo.git("tag", "-l", "--format=%(contents)", "services/orders/v1.1.0")
-    assert message.startswith("example.com/shop/services/orders v1.1.0\n\n### Features\n\n- **orders:** refunds")
+    assert message.startswith(
+        "example.com/shop/services/orders v1.1.0\n\n### Features\n\n- **orders:** refunds"
+    )
     assert repo.git("rev-parse", "services/orders/v1.1.0^{commit}") == repo.git("rev-parse", "HEAD")
     # Nothing left to release: said plainly, exit 0.
     again = repo.goship("tag")
@@ -77,7 +80,9 @@ def test_refuses_v2_without_v2_in_the_module_path_and_names_the_fix(repo: Repo) 
     repo.commit("feat!: new order model")
     result = repo.goship("tag")
     assert result.code == 1
-    assert "error: v2.0.0 needs module path example.com/shop/v2 (go.mod says example.com/shop)" in result.stderr
+    assert (
+        "error: v2.0.0 needs module path example.com/shop/v2 (go.mod says example.com/shop)" in result.stderr
+    )
     assert "hint: change go.mod to 'module example.com/shop/v2' and update its import paths" in result.stderr
     assert "or keep v1 by releasing v1.5.0" in result.stderr
     assert repo.tags() == ["v1.4.0"]
@@ -168,7 +173,12 @@ def test_sign_uses_the_users_git_signing_config(repo: Repo, tmp_path: Path) -> N
     assert result.code == 0, result.stderr
     assert "created signed tag v0.1.0" in result.stderr
     verified = subprocess.run(
-        ["git", "tag", "-v", "v0.1.0"], cwd=repo.path, env=repo.env(), capture_output=True, text=True, check=False
+        ["git", "tag", "-v", "v0.1.0"],
+        cwd=repo.path,
+        env=repo.env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert verified.returncode == 0, verified.stderr
     assert 'Good "git" signature for ada@example.com' in verified.stderr

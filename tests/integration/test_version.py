@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration
@@ -53,7 +52,9 @@ def test_no_releasable_commit_is_said_plainly(repo: Repo) -> None:
     assert "update things" in explained.stdout
 
 
-def test_current_is_the_highest_tag_that_is_an_ancestor_of_head_not_the_highest_in_the_repo(repo: Repo) -> None:
+def test_current_is_the_highest_tag_that_is_an_ancestor_of_head_not_the_highest_in_the_repo(
+    repo: Repo,
+) -> None:
     repo.tag("v1.3.0")
     repo.git("checkout", "-q", "-b", "next")
     repo.commit("feat: next big thing")
@@ -99,7 +100,11 @@ def test_nested_modules_have_prefixes_and_only_their_own_commits(repo: Repo) -> 
     assert list(mods) == [".", "services/billing", "services/orders"]
     assert (mods["."]["current"], mods["."]["next"]) == ("v1.0.0", None)
     orders = mods["services/orders"]
-    assert (orders["tag_prefix"], orders["current"], orders["next"]) == ("services/orders/", "v0.3.0", "v0.4.0")
+    assert (orders["tag_prefix"], orders["current"], orders["next"]) == (
+        "services/orders/",
+        "v0.3.0",
+        "v0.4.0",
+    )
     assert orders["next_tag"] == "services/orders/v0.4.0"
     assert [c["subject"] for c in orders["commits"]] == ["feat(orders): refunds"]
     billing = mods["services/billing"]
@@ -123,12 +128,25 @@ def test_module_option_selects_by_directory_or_path(repo: Repo) -> None:
 
 
 def test_odd_tags_are_listed_as_ignored_with_why(repo: Repo) -> None:
-    for t in ["v1.0.0", "v1.1", "v1.2.0+build.5", "v1.0.1-0.20240101000000-abcdefabcdef", "latest", "v1.02.0"]:
+    for t in [
+        "v1.0.0",
+        "v1.1",
+        "v1.2.0+build.5",
+        "v1.0.1-0.20240101000000-abcdefabcdef",
+        "latest",
+        "v1.02.0",
+    ]:
         repo.tag(t)
     root = modules(repo)["."]
     reasons = {t["tag"]: t["reason"] for t in root["ignored_tags"]}
     assert root["current"] == "v1.0.0"
-    assert set(reasons) == {"v1.1", "v1.2.0+build.5", "v1.0.1-0.20240101000000-abcdefabcdef", "latest", "v1.02.0"}
+    assert set(reasons) == {
+        "v1.1",
+        "v1.2.0+build.5",
+        "v1.0.1-0.20240101000000-abcdefabcdef",
+        "latest",
+        "v1.02.0",
+    }
     assert "shorthand" in reasons["v1.1"]
     assert "build metadata" in reasons["v1.2.0+build.5"]
     assert "pseudo-version" in reasons["v1.0.1-0.20240101000000-abcdefabcdef"]
@@ -203,7 +221,9 @@ def test_a_v2_module_in_a_major_subdirectory_shares_the_root_prefix(repo: Repo) 
 
 def test_custom_bump_types_from_goship_yaml(repo: Repo) -> None:
     repo.tag("v1.0.0")
-    repo.write("goship.yaml", "versioning:\n  bump_types:\n    feat: minor\n    fix: patch\n    deps: patch\n")
+    repo.write(
+        "goship.yaml", "versioning:\n  bump_types:\n    feat: minor\n    fix: patch\n    deps: patch\n"
+    )
     repo.commit("deps: bump grpc")
     assert modules(repo)["."]["next"] == "v1.0.1"
 

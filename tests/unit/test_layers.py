@@ -22,7 +22,9 @@ def imports_of(path: Path) -> set[str]:
 
 
 def core_modules() -> list[Path]:
-    return [p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] not in FRONT and p.name != "__main__.py"]
+    return [
+        p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] not in FRONT and p.name != "__main__.py"
+    ]
 
 
 def test_core_packages_do_not_import_the_cli_ui_or_terminal_libraries() -> None:

@@ -18,7 +18,8 @@ from goship.errors import GoshipError
 
 HELP = """goship takes a Go microservice from a commit to 100 % of production traffic.
 
-Exit codes: 0 ok, 1 a check or gate failed, 2 usage or config error, 3 or more an environment or remote error (git, go, registry, cluster).
+Exit codes: 0 ok, 1 a check or gate failed, 2 usage or config error,
+3 or more an environment or remote error (git, go, registry, cluster).
 Every read command takes --json; every command that changes something takes --dry-run.
 """
 
@@ -40,7 +41,11 @@ def build_app() -> cyclopts.App:
         name="tag",
         help="Create (and --push) the release tags the commits call for; refuse the wrong ones.",
     )
-    app.command("goship.cli.config:app", name="config", help="goship.yaml: 'show' the effective config, or its 'schema'.")
+    app.command(
+        "goship.cli.config:app",
+        name="config",
+        help="goship.yaml: 'show' the effective config, or its 'schema'.",
+    )
     return app
 
 
@@ -65,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(0)
     except Exception:
         traceback.print_exc()
-        sys.stderr.write("error: internal error: this is a bug in goship; please report it with the traceback\n")
+        sys.stderr.write(
+            "error: internal error: this is a bug in goship; please report it with the traceback\n"
+        )
         sys.exit(70)
     sys.exit(result if isinstance(result, int) else 0)

@@ -44,12 +44,15 @@ def tag(
     dry_run
         Show the tags that would be created, create nothing.
     json
-        Print one JSON document: {"tags": [{"tag", "module", "dir", "version", "commit"}], "dry_run", "pushed_to"}.
+        Print one JSON document:
+        {"tags": [{"tag", "module", "dir", "version", "commit"}], "dry_run", "signed", "pushed_to", "skipped"}.
 
     Example: goship tag --module services/orders --push
     """
     if all and module:
-        raise UsageError("--all and --module exclude each other", hint="name modules, or pass --all, not both")
+        raise UsageError(
+            "--all and --module exclude each other", hint="name modules, or pass --all, not both"
+        )
     from goship.versioning.notes import commit_url, notes_for, tag_message
     from goship.versioning.plan import plan_versions
     from goship.versioning.tagging import apply_tag_plan, plan_tags
@@ -67,7 +70,9 @@ def tag(
             f"--push: there is no remote {push_to!r} in this repository",
             hint="add it with 'git remote add', or name another with --remote",
         )
-    plan = plan_tags(repo, versions, messages, sign=config.tags.sign if sign is None else sign, push_to=push_to)
+    plan = plan_tags(
+        repo, versions, messages, sign=config.tags.sign if sign is None else sign, push_to=push_to
+    )
     if not dry_run:
         apply_tag_plan(repo, plan)
 
@@ -77,7 +82,13 @@ def tag(
         console.print_json(
             {
                 "tags": [
-                    {"tag": t.tag, "module": t.module_path, "dir": t.module_dir, "version": t.version, "commit": t.commit}
+                    {
+                        "tag": t.tag,
+                        "module": t.module_path,
+                        "dir": t.module_dir,
+                        "version": t.version,
+                        "commit": t.commit,
+                    }
                     for t in plan.tags
                 ],
                 "dry_run": dry_run,
@@ -92,7 +103,9 @@ def tag(
         return 0
     verb = "would create" if dry_run else "created"
     for t in plan.tags:
-        console.info(f"{verb} {'signed ' if plan.sign else ''}tag {t.tag} at {t.commit[:12]} ({t.module_path})")
+        console.info(
+            f"{verb} {'signed ' if plan.sign else ''}tag {t.tag} at {t.commit[:12]} ({t.module_path})"
+        )
         for note in t.notes:
             console.info(f"  note: {note}")
     if plan.push_to:

@@ -26,7 +26,8 @@ def version(
     pre
         Prerelease channel: 'rc' gives v1.4.0-rc.1, then rc.2; without it, the final version.
     json
-        Print one JSON document: {"modules": [{"path", "dir", "tag_prefix", "current", "next", "bump", "commits", "ignored_tags", ...}]}.
+        Print one JSON document: {"modules": [{"path", "dir", "tag_prefix", "current", "next",
+        "bump", "commits", "ignored_tags", ...}]}.
     explain
         List every commit with the bump it causes and why, and every ignored tag with why.
 

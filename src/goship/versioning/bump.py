@@ -52,8 +52,10 @@ def classify_commits(commits: Sequence[Commit], policy: BumpPolicy, *, below_v1:
         if c.sha in reverted_by:
             bump: Bump = "none"
             reason = f"reverted by {reverted_by[c.sha][:7]} before any release"
-        elif revert is not None and revert.reverted and all(
-            any(s.startswith(t) for s in reverted_by) for t in revert.reverted
+        elif (
+            revert is not None
+            and revert.reverted
+            and all(any(s.startswith(t) for s in reverted_by) for t in revert.reverted)
         ):
             bump, reason = "none", "reverts an unreleased commit"
         elif revert is not None:

@@ -116,7 +116,9 @@ def prepend_release(existing: str | None, rendered: str, *, title: str) -> str:
                 f"the changelog already has a section for {title}",
                 hint="release notes are written once per release; edit that section by hand if needed",
             )
-    at = next((m.start() for m in _RELEASE_HEADING.finditer(existing) if m.group("name") != "Unreleased"), None)
+    at = next(
+        (m.start() for m in _RELEASE_HEADING.finditer(existing) if m.group("name") != "Unreleased"), None
+    )
     if at is None:
         return f"{existing.rstrip()}\n\n{rendered.rstrip()}\n"
     return f"{existing[:at]}{rendered.rstrip()}\n\n{existing[at:]}"
@@ -131,7 +133,9 @@ def commit_url_for(remote_url: str | None) -> str | None:
     if m:
         host, path = m.group("host"), m.group("path")
     else:
-        m = re.match(r"^(?:https?|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$", url)
+        m = re.match(
+            r"^(?:https?|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$", url
+        )
         if not m:
             return None
         host, path = m.group("host"), m.group("path")

@@ -102,7 +102,7 @@ def read_module_path(gomod: Path, *, display: str) -> str:
             continue
         rest = m.group("rest").split("//", 1)[0].strip()
         path = rest
-        if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"`":
+        if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in '"`':
             path = rest[1:-1]
         if not path or not _PATH_CHARS.match(path) or path.startswith("/") or path.endswith("/"):
             raise UsageError(

@@ -43,7 +43,9 @@ def notes_for(
     if since is not None:
         policy = BumpPolicy(config.versioning.bump_types, config.versioning.breaking_before_v1)
         below_v1 = version.base is None or version.base.version.startswith("v0.")
-        bumps = tuple(classify_commits(module_commits(repo, version.module, since=since), policy, below_v1=below_v1))
+        bumps = tuple(
+            classify_commits(module_commits(repo, version.module, since=since), policy, below_v1=below_v1)
+        )
     notes = build_notes(
         bumps,
         title=version.next_tag or "Unreleased",

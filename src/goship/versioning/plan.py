@@ -203,7 +203,9 @@ def _plan_module(
             target = core
         if pre is not None and not _changed_since(repo, module, current):
             notes.append(f"nothing of this module changed since {current.tag}")
-            return ModuleVersion(module, current, base, None, "none", tuple(bumps), tags.ignored, None, tuple(notes))
+            return ModuleVersion(
+                module, current, base, None, "none", tuple(bumps), tags.ignored, None, tuple(notes)
+            )
 
     existing = [r.version for r in tags.releases]
     next_version = next_prerelease(target, pre, existing) if pre else target
@@ -243,7 +245,9 @@ def _major_refusal(module: Module, version: str, base: Release | None, bump: Bum
     go_mod = "go.mod" if module.dir == "." else f"{module.dir}/go.mod"
     alternative = ""
     if base is not None and bump == "major":
-        alternative = f", or keep {semver.major(base.version)} by releasing {apply_bump(base.version, 'minor')}"
+        alternative = (
+            f", or keep {semver.major(base.version)} by releasing {apply_bump(base.version, 'minor')}"
+        )
         alternative += " (drop the '!' and BREAKING CHANGE footers that ask for a major)"
     return MajorVersionError(
         f"{module.tag(version)} needs module path {wanted} ({go_mod} says {module.path})",

@@ -100,7 +100,9 @@ def _not_a_release(version: str) -> str | None:
 def _major_mismatch(version: str, module: Module) -> str:
     major = semver.major(version)
     if module.path_major:
-        return f"major {major} does not match module path {module.path} (expected {module.path_major[1:]}.x.y)"
+        return (
+            f"major {major} does not match module path {module.path} (expected {module.path_major[1:]}.x.y)"
+        )
     return f"major {major} needs module path {module.path}/{major} (go.mod has no /{major} suffix)"
 
 

@@ -45,7 +45,7 @@ class Repo:
         self.git("init", "-q", "-b", "main")
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         env.update(GIT_ENV)
         env.update(extra)
         return env

@@ -166,23 +166,25 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
             f"{source}:1:1: expected a mapping of settings at the top (found {type(data).__name__})",
             hint="see 'goship config schema' for the settings",
         )
+    # An empty section ("versioning:" with everything commented out) means its defaults.
+    data = {k: v for k, v in data.items() if v is not None}
+    marks, problems = _marks(node, source)
     try:
-        return _adapter().validate_python(data)
+        config = _adapter().validate_python(data)
     except ValidationError as exc:
-        marks = _marks(node)
-        lines = []
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
-            problem = _describe(err)
             line, col = _nearest_mark(marks, loc)
             dotted = ".".join(loc) or "(top)"
-            lines.append(f"{source}:{line}:{col}: {dotted}: {problem}")
-        count = len(lines)
+            problems.append(f"{source}:{line}:{col}: {dotted}: {_describe(err)}")
+    if problems:
+        count = len(problems)
         raise ConfigError(
             f"{source} has {count} problem{'s' if count != 1 else ''}",
-            details=lines,
+            details=problems,
             hint="'goship config schema' prints every setting with its type and default",
-        ) from exc
+        )
+    return config
 
 
 def config_schema() -> dict[str, Any]:
@@ -213,27 +215,36 @@ def _describe(err: Any) -> str:
     return f"{msg[0].lower()}{msg[1:]} (found {found!r})"
 
 
-def _marks(node: yaml.Node | None) -> dict[tuple[str, ...], tuple[int, int]]:
-    """Map every key path of the YAML document to the line and column of its value."""
+def _marks(node: yaml.Node | None, source: str) -> tuple[dict[tuple[str, ...], tuple[int, int]], list[str]]:
+    """Map every key path of the YAML document to the line and column of its value; and list the
+    keys given twice in one mapping (YAML loaders keep the last one silently)."""
     import yaml
 
     out: dict[tuple[str, ...], tuple[int, int]] = {}
+    duplicates: list[str] = []
 
     def walk(n: yaml.Node, path: tuple[str, ...]) -> None:
         out[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
         if isinstance(n, yaml.MappingNode):
+            seen: set[str] = set()
             for key, value in n.value:
-                child = (*path, str(key.value))
+                name = str(key.value)
+                where = (key.start_mark.line + 1, key.start_mark.column + 1)
+                if name in seen:
+                    dotted = ".".join((*path, name))
+                    duplicates.append(f"{source}:{where[0]}:{where[1]}: {dotted}: set twice (keep one)")
+                seen.add(name)
+                child = (*path, name)
                 walk(value, child)
                 # Unknown keys are reported at the key itself.
-                out[(*child, "__key__")] = (key.start_mark.line + 1, key.start_mark.column + 1)
+                out[(*child, "__key__")] = where
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, (*path, str(i)))
 
     if node is not None:
         walk(node, ())
-    return out
+    return out, duplicates
 
 
 def _nearest_mark(marks: dict[tuple[str, ...], tuple[int, int]], loc: tuple[str, ...]) -> tuple[int, int]:

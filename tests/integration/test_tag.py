@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from goship.versioning.commits import ConventionalCommit, parse_conventional, pa
 
 Bump = Literal["major", "minor", "patch", "none"]
 BUMP_ORDER: dict[Bump, int] = {"none": 0, "patch": 1, "minor": 2, "major": 3}
-_PRERELEASE_ID = re.compile(r"^[0-9A-Za-z-]+$")
+_PRERELEASE_ID = re.compile(r"[0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,25 @@ class CommitBump:
 
 
 def classify_commits(commits: Sequence[Commit], policy: BumpPolicy, *, below_v1: bool) -> list[CommitBump]:
-    """What each commit bumps. A revert and the commit it reverts, both unreleased, cancel out."""
+    """What each commit bumps (``commits`` newest first, as git log gives them).
+
+    A revert and the commit it reverts, both unreleased, cancel out; a revert that is itself reverted
+    undoes nothing, so the commit it named counts again.
+    """
     reverts = {c.sha: parse_revert(c.subject, c.body) for c in commits}
     in_range = [c.sha for c in commits]
     reverted_by: dict[str, str] = {}
-    for sha, revert in reverts.items():
-        for target in revert.reverted if revert else ():
-            full = next((s for s in in_range if s.startswith(target)), None)
-            if full is not None:
-                reverted_by[full] = sha
+    neutral: set[str] = set()
+    for c in commits:  # newest first: a later revert decides whether an earlier one took effect
+        revert = reverts[c.sha]
+        if c.sha in reverted_by or revert is None:
+            continue
+        targets = [next((s for s in in_range if s.startswith(t)), None) for t in revert.reverted]
+        if targets and all(targets):
+            neutral.add(c.sha)
+            for full in targets:
+                assert full is not None
+                reverted_by[full] = c.sha
 
     out = []
     for c in commits:
@@ -52,11 +62,7 @@ def classify_commits(commits: Sequence[Commit], policy: BumpPolicy, *, below_v1:
         if c.sha in reverted_by:
             bump: Bump = "none"
             reason = f"reverted by {reverted_by[c.sha][:7]} before any release"
-        elif (
-            revert is not None
-            and revert.reverted
-            and all(any(s.startswith(t) for s in reverted_by) for t in revert.reverted)
-        ):
+        elif c.sha in neutral:
             bump, reason = "none", "reverts an unreleased commit"
         elif revert is not None:
             bump = policy.bump_types.get("revert", "patch")
@@ -86,16 +92,24 @@ def highest_bump(bumps: Sequence[CommitBump]) -> Bump:
 
 
 def apply_bump(version: str, bump: Bump) -> str:
-    """``version`` (a release, ``vX.Y.Z``) bumped; ``none`` returns it unchanged."""
-    core = semver.canonical(version).split("-", 1)[0]
-    major, minor, patch = (int(p) for p in core[1:].split("."))
+    """``version`` (a release, ``vX.Y.Z``) bumped; ``none`` returns its release core unchanged."""
+    core = release_core(version)
+    major, minor, patch = core[1:].split(".")
     if bump == "major":
-        return f"v{major + 1}.0.0"
+        return f"v{_plus_one(major)}.0.0"
     if bump == "minor":
-        return f"v{major}.{minor + 1}.0"
+        return f"v{major}.{_plus_one(minor)}.0"
     if bump == "patch":
-        return f"v{major}.{minor}.{patch + 1}"
+        return f"v{major}.{minor}.{_plus_one(patch)}"
     return core
+
+
+def _plus_one(digits: str) -> str:
+    """Decimal increment on the digit string: Go's versions have no size limit, and int() has one."""
+    head = digits.rstrip("9")
+    if not head:
+        return "1" + "0" * len(digits)
+    return head[:-1] + str(int(head[-1]) + 1) + "0" * (len(digits) - len(head))
 
 
 def release_core(version: str) -> str:
@@ -105,7 +119,7 @@ def release_core(version: str) -> str:
 
 def check_prerelease_id(identifier: str) -> str | None:
     """Why ``identifier`` cannot name a prerelease channel, or ``None`` when it can."""
-    if not identifier or not _PRERELEASE_ID.match(identifier):
+    if not _PRERELEASE_ID.fullmatch(identifier):
         return f"expected letters, digits and '-' (found {identifier!r})"
     if identifier.isdigit():
         return f"expected a name such as 'rc', 'beta' or 'alpha' (found the number {identifier!r})"

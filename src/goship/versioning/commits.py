@@ -11,7 +11,8 @@ _HEADER = re.compile(
 )
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: *(?P<text>.*)$")
 _FOOTER_TOKEN = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|BREAKING CHANGE)(?:: | #)")
-_GIT_REVERT_SUBJECT = re.compile(r'^Revert "(?P<header>.+)"$')
+# git writes 'Revert "…"', and since 2.43 'Reapply "…"' for the revert of a revert.
+_GIT_REVERT_SUBJECT = re.compile(r'^(?:Revert|Reapply) "(?P<header>.+)"$')
 _REVERTS_SHA = re.compile(r"\bThis reverts commit (?P<sha>[0-9a-f]{7,64})\b")
 _REFS_SHA = re.compile(r"^Refs?: *(?P<shas>[0-9a-f]{7,64}(?:[ ,]+[0-9a-f]{7,64})*)\s*$", re.MULTILINE)
 

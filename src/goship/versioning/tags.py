@@ -69,7 +69,7 @@ def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef])
             owner = next((m for m in siblings if semver.match_path_major(version, m.path_major)), None)
             if owner is None:
                 reason = _major_mismatch(version, module)
-            elif owner is not module:
+            elif owner.dir != module.dir:
                 continue
         if reason is None:
             releases.append(Release(version=version, tag=ref.name, commit=ref.commit))

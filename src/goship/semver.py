@@ -9,14 +9,16 @@ return a pseudo-version stamped in year 0000, which Go accepts but :class:`datet
 
 from __future__ import annotations
 
-import calendar
 import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from goship.errors import UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "InvalidVersionError",
@@ -207,6 +209,11 @@ _PSEUDO_RE = re.compile(
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+def _is_leap(year: int) -> bool:
+    """Proleptic Gregorian, year 0 included (calendar.isleap, without importing calendar and locale)."""
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
 @dataclass(frozen=True, slots=True)
 class PseudoVersion:
     """The parts of a pseudo-version such as ``v1.2.4-0.20190101123000-abcdef123456+incompatible``."""
@@ -293,7 +300,7 @@ def _check_timestamp(v: str, stamp: str) -> tuple[int, int, int, int, int, int]:
     ok = 1 <= month <= 12 and hour < 24 and minute < 60 and second < 60
     if ok:
         # datetime cannot check year 0000, which Go accepts (as a leap year, proleptic Gregorian).
-        days = _DAYS_IN_MONTH[month - 1] + (month == 2 and calendar.isleap(year))
+        days = _DAYS_IN_MONTH[month - 1] + (month == 2 and _is_leap(year))
         ok = 1 <= day <= days
     if not ok:
         raise InvalidVersionError(v, f"malformed time {_go_quote(stamp)}", pseudo=True)
@@ -308,6 +315,8 @@ def pseudo_version_time(v: str) -> datetime:
         raise InvalidVersionError(
             v, f"time {_go_quote(stamp)} is in year 0, which Python's datetime cannot hold", pseudo=True
         )
+    from datetime import UTC, datetime
+
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 

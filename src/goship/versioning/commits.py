@@ -58,7 +58,10 @@ def parse_conventional(subject: str, body: str = "") -> ConventionalCommit | Non
 
 def parse_revert(subject: str, body: str = "") -> Revert | None:
     """git's ``Revert "…"`` commits and conventional ``revert:`` commits, with what they revert."""
-    git_style = _GIT_REVERT_SUBJECT.match(subject.strip())
+    subject = subject.strip()
+    if subject[:7].lower() not in ("revert ", "revert:", "revert(", "revert!", 'reapply'):
+        return None  # the common case, decided without parsing the message
+    git_style = _GIT_REVERT_SUBJECT.match(subject)
     conventional = parse_conventional(subject, body)
     if not git_style and not (conventional and conventional.type == "revert"):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -80,7 +81,13 @@ def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef])
     return ModuleTags(releases=tuple(releases), ignored=tuple(ignored))
 
 
+# The usual release tag, vX.Y.Z: canonical, without build metadata, so never pseudo-version shaped.
+_FINAL_RELEASE = re.compile(r"v(?:0|[1-9][0-9]{0,30})\.(?:0|[1-9][0-9]{0,30})\.(?:0|[1-9][0-9]{0,30})")
+
+
 def _not_a_release(version: str) -> str | None:
+    if _FINAL_RELEASE.fullmatch(version):
+        return None
     if not version.startswith("v"):
         return "not a version tag (expected v<major>.<minor>.<patch>)"
     if len(version) > 100:

@@ -59,7 +59,7 @@ def parse_conventional(subject: str, body: str = "") -> ConventionalCommit | Non
 def parse_revert(subject: str, body: str = "") -> Revert | None:
     """git's ``Revert "…"`` commits and conventional ``revert:`` commits, with what they revert."""
     subject = subject.strip()
-    if subject[:7].lower() not in ("revert ", "revert:", "revert(", "revert!", 'reapply'):
+    if subject[:7].lower() not in ("revert ", "revert:", "revert(", "revert!", "reapply"):
         return None  # the common case, decided without parsing the message
     git_style = _GIT_REVERT_SUBJECT.match(subject)
     conventional = parse_conventional(subject, body)

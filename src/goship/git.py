@@ -128,10 +128,6 @@ class Git:
         done = self.run("remote", "get-url", "--", remote, check=False)
         return done.stdout.strip() or None if done.ok else None
 
-    def config_value(self, key: str) -> str | None:
-        done = self.run("config", "--get", key, check=False)
-        return done.stdout.strip() if done.ok else None
-
     # -- tags ------------------------------------------------------------------------------------
 
     def tags(self) -> list[TagRef]:

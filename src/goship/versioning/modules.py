@@ -43,11 +43,6 @@ class Module:
     def tag(self, version: str) -> str:
         return self.tag_prefix + version
 
-    def owns(self, file: str) -> bool:
-        """Whether ``file`` (relative to the root) is this module's and not a nested module's."""
-        inside = self.dir == "." or file == self.dir or file.startswith(self.dir + "/")
-        return inside and not any(file == n or file.startswith(n + "/") for n in self.nested)
-
 
 def tag_prefix_for(dir: str) -> str:
     """The tag prefix of a module directory: the directory without a trailing ``/vN``, plus ``/``."""

@@ -48,7 +48,7 @@ class Repository:
     modules: list[Module]
     tags: list[TagRef]
     warnings: list[str] = field(default_factory=list)
-    _in_history: dict[str, bool] = field(default_factory=dict)
+    _in_history: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def in_history(self, release: Release) -> bool:
         """Whether the release's commit is HEAD or an ancestor of it (asked of git once per commit)."""
@@ -161,7 +161,7 @@ def plan_versions(
             base = tags_of[m.dir].highest(where=repo.in_history, final_only=True)
         return current, base, module_commits(repo, m, since=base.tag if base else None)
 
-    # git does the work here; two at a time keeps both cores busy.
+    # git does the work here, one process per module: a few at a time keep both cores busy.
     if len(modules) > 1:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -46,9 +46,6 @@ class ModuleTags:
             return r
         return None
 
-    def by_version(self, version: str) -> Release | None:
-        return next((r for r in self.releases if r.version == version), None)
-
 
 def classify_tags(module: Module, modules: list[Module], tags: Iterable[TagRef]) -> ModuleTags:
     """Sort the tags in ``module``'s namespace (its prefix, no further ``/``) into releases and ignored.

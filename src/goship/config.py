@@ -8,6 +8,7 @@ with problems is refused with every problem listed at once, each at its ``file:l
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,12 @@ def _release_version(value: str) -> str:
 def _sha_template(value: str | None) -> str | None:
     if value is not None and "{sha}" not in value:
         raise ValueError(f"expected a URL template containing {{sha}} (found {value!r})")
+    return value
+
+
+def _go_release(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"1\.[0-9]+(\.[0-9]+)?", value):
+        raise ValueError(f"expected a Go release such as 1.22 or 1.22.3 (found {value!r})")
     return value
 
 
@@ -112,6 +119,94 @@ class ModulesConfig:
     """Module directories (relative to the repository root) goship leaves alone."""
 
 
+Level = Literal["error", "warn", "off"]
+Action = Literal["allow", "review", "block"]
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One rule of 'goship deps check'."""
+
+    __pydantic_config__ = _STRICT
+
+    level: Level = "error"
+    """error fails the check (exit 1), warn only reports, off skips the rule."""
+    allow: list[str] = field(default_factory=list)
+    """Module paths (shell patterns such as example.com/internal/*) the rule leaves alone."""
+
+
+def _warn() -> RuleConfig:
+    return RuleConfig(level="warn")
+
+
+@dataclass(frozen=True)
+class DepsRulesConfig:
+    """The rules of 'goship deps check', each error / warn / off with an allowlist."""
+
+    __pydantic_config__ = _STRICT
+
+    tidy: RuleConfig = field(default_factory=RuleConfig)
+    """'go mod tidy -diff' is clean."""
+    verify: RuleConfig = field(default_factory=RuleConfig)
+    """'go mod verify' passes: the module cache matches go.sum."""
+    sum_complete: RuleConfig = field(default_factory=RuleConfig)
+    """Every module the build needs has its go.sum lines."""
+    local_replace: RuleConfig = field(default_factory=RuleConfig)
+    """No replace to a local directory in a released module's go.mod (go.work is the place for that)."""
+    pinned: RuleConfig = field(default_factory=RuleConfig)
+    """No pseudo-version requirements (allowlist the modules that have no releases)."""
+    exclude: RuleConfig = field(default_factory=_warn)
+    """exclude directives, which silently change what the build selects."""
+    vendor: RuleConfig = field(default_factory=RuleConfig)
+    """vendor/modules.txt agrees with go.mod, module by module (when vendor/ exists)."""
+    go_version: RuleConfig = field(default_factory=RuleConfig)
+    """The go directive is at least deps.min_go (when set)."""
+    toolchain: RuleConfig = field(default_factory=RuleConfig)
+    """A toolchain directive pins the Go release (when deps.require_toolchain is true)."""
+    frozen: RuleConfig = field(default_factory=RuleConfig)
+    """With --frozen: building did not change go.mod or go.sum."""
+
+
+@dataclass(frozen=True)
+class DiffPolicyConfig:
+    """What 'goship deps diff' lets through: allow, review (reported, exit 0) or block (exit 1)."""
+
+    __pydantic_config__ = _STRICT
+
+    patch: Action = "allow"
+    """An upgrade within the same minor version."""
+    minor: Action = "review"
+    """An upgrade to a newer minor version."""
+    major: Action = "block"
+    """An upgrade to a new major version (a /vN path change counts)."""
+    added: Action = "review"
+    """A new requirement."""
+    removed: Action = "allow"
+    """A requirement that is gone."""
+    downgrade: Action = "review"
+    """A requirement moved to a lower version."""
+    allow: list[str] = field(default_factory=list)
+    """Module paths (shell patterns) whose changes are always allowed, majors included."""
+
+
+@dataclass(frozen=True)
+class DepsConfig:
+    """Dependency gates: 'goship deps check' and 'goship deps diff'."""
+
+    __pydantic_config__ = _STRICT
+
+    rules: DepsRulesConfig = field(default_factory=DepsRulesConfig)
+    """The rules of 'goship deps check'."""
+    min_go: Annotated[str | None, _Check(_go_release)] = None
+    """The lowest go directive a module may declare, e.g. "1.22" (none: not checked)."""
+    require_toolchain: bool = False
+    """Every module's go.mod must pin a toolchain directive."""
+    frozen_command: str = "go build ./..."
+    """The go command 'goship deps check --frozen' runs before comparing go.mod and go.sum."""
+    diff: DiffPolicyConfig = field(default_factory=DiffPolicyConfig)
+    """The policy of 'goship deps diff'."""
+
+
 @dataclass(frozen=True)
 class GoshipConfig:
     """The whole of goship.yaml."""
@@ -126,6 +221,8 @@ class GoshipConfig:
     """Release tags."""
     modules: ModulesConfig = field(default_factory=ModulesConfig)
     """Which modules are released."""
+    deps: DepsConfig = field(default_factory=DepsConfig)
+    """Dependency gates."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -119,6 +119,20 @@ class Git:
         done = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *pathspecs)
         return sorted({p for p in done.stdout.split("\0") if p})
 
+    def files_at(self, rev: str, *pathspecs: str) -> list[str]:
+        """Files of commit ``rev`` matching ``pathspecs``, relative to the top."""
+        done = self.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", rev, "--", *pathspecs)
+        return sorted(p for p in done.stdout.split("\0") if p)
+
+    def show(self, rev: str, path: str) -> str | None:
+        """The text of ``path`` (relative to the top) in commit ``rev``, or ``None`` when it has none."""
+        done = self.run("show", f"{rev}:{path}", check=False)
+        if done.ok:
+            return done.stdout
+        if "does not exist in" in done.stderr or "exists on disk, but not in" in done.stderr:
+            return None
+        raise GitError(f"git show {rev}:{path} failed: {_first_lines(done.stderr)}")
+
     def dirty_paths(self) -> list[str]:
         """What ``git status`` lists: modified, staged and untracked (not ignored) paths."""
         done = self.run("status", "--porcelain=v1", "-z")

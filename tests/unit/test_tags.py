@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from goship import semver
 from goship.git import TagRef
-from goship.versioning.modules import Module, tag_prefix_for
+from goship.modules import Module, tag_prefix_for
 from goship.versioning.tags import IgnoredTag, Release, classify_tags
 
 ROOT = Module(path="example.com/m", dir=".", tag_prefix="", nested=("services/orders", "v2"))

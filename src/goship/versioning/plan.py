@@ -26,7 +26,7 @@ from goship.versioning.bump import (
     next_prerelease,
     release_core,
 )
-from goship.versioning.modules import Module, discover_modules
+from goship.modules import Module, Tree, discover_modules
 from goship.versioning.tags import IgnoredTag, ModuleTags, Release, classify_tags
 
 
@@ -109,7 +109,7 @@ def open_repository(git: Git, config: GoshipConfig, *, info: RepoInfo | None = N
             hint="commit your Go module first; goship versions what the history says",
         )
     top_git = git if info.top == git.cwd else Git(info.top, program=git.program, env=git.env)
-    modules = discover_modules(top_git, info.top, exclude=config.modules.exclude)
+    modules = discover_modules(Tree(top_git, info.top), exclude=config.modules.exclude)
     tags = top_git.tags()
     repo = Repository(
         git=top_git,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from goship import semver
 from goship.git import TagRef
-from goship.versioning.modules import Module
+from goship.modules import Module
 
 
 @dataclass(frozen=True)

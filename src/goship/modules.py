@@ -52,45 +52,72 @@ def tag_prefix_for(dir: str) -> str:
     return f"{stripped}/" if stripped else ""
 
 
-def discover_modules(git: Git, top: Path, *, exclude: list[str] | None = None) -> list[Module]:
-    """Every go.mod outside ``vendor/`` and ``testdata/`` (tracked or not ignored), root first."""
+class Tree:
+    """Where a repository's files are read from: the work tree, or a commit (``rev``)."""
+
+    def __init__(self, git: Git, top: Path, *, rev: str | None = None) -> None:
+        self.git = git
+        self.top = top
+        self.rev = rev
+
+    @property
+    def label(self) -> str:
+        return self.rev or "the work tree"
+
+    def go_mod_files(self) -> list[str]:
+        if self.rev is None:
+            # Tracked, and untracked but not ignored: a module being added counts before its commit.
+            return self.git.files("go.mod", ":(glob)**/go.mod")
+        return [f for f in self.git.files_at(self.rev) if f == "go.mod" or f.endswith("/go.mod")]
+
+    def read(self, rel: str) -> str | None:
+        """The text of ``rel`` (relative to the top), or ``None`` when there is no such file."""
+        if self.rev is not None:
+            return self.git.show(self.rev, rel)
+        try:
+            return (self.top / rel).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {rel}: {exc}") from exc
+
+
+def go_mod_of(dir: str) -> str:
+    """The go.mod path of a module directory, relative to the top."""
+    return "go.mod" if dir == "." else f"{dir}/go.mod"
+
+
+def discover_modules(tree: Tree, *, exclude: list[str] | None = None, required: bool = True) -> list[Module]:
+    """Every go.mod outside ``vendor/`` and ``testdata/`` in ``tree``, root first."""
     skip = {d.strip("/") for d in exclude or []}
-    dirs: list[str] = []
-    for file in git.files("go.mod", ":(glob)**/go.mod"):
+    texts: dict[str, str] = {}
+    for file in tree.go_mod_files():
         parts = file.split("/")
         if any(p in ("vendor", "testdata") for p in parts[:-1]):
             continue
         dir = "/".join(parts[:-1]) or "."
-        if dir in skip or not (top / file).is_file():
-            continue
-        dirs.append(dir)
-    if not dirs:
+        text = tree.read(file) if dir not in skip else None
+        if text is not None:
+            texts[dir] = text
+    if not texts and required:
         raise UsageError(
-            f"no Go module found in {top} (no go.mod outside vendor/ and testdata/)",
+            f"no Go module found in {tree.top} (no go.mod outside vendor/ and testdata/)",
             hint="goship releases Go modules: create one with 'go mod init example.com/yourmodule'",
         )
-    dirs.sort(key=lambda d: (d != ".", d))
-    modules = []
-    for dir in dirs:
-        rel = "go.mod" if dir == "." else f"{dir}/go.mod"
-        nested = tuple(d for d in dirs if d != dir and (dir == "." or d.startswith(dir + "/")))
-        modules.append(
-            Module(
-                path=read_module_path(top / rel, display=rel),
-                dir=dir,
-                tag_prefix=tag_prefix_for(dir),
-                nested=nested,
-            )
+    dirs = sorted(texts, key=lambda d: (d != ".", d))
+    return [
+        Module(
+            path=read_module_path(texts[dir], display=go_mod_of(dir)),
+            dir=dir,
+            tag_prefix=tag_prefix_for(dir),
+            nested=tuple(d for d in dirs if d != dir and (dir == "." or d.startswith(dir + "/"))),
         )
-    return modules
+        for dir in dirs
+    ]
 
 
-def read_module_path(gomod: Path, *, display: str) -> str:
+def read_module_path(text: str, *, display: str) -> str:
     """The path of go.mod's ``module`` line; a clear error when there is none or it is malformed."""
-    try:
-        text = gomod.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {display}: {exc}") from exc
     for number, line in enumerate(text.splitlines(), start=1):
         m = _MODULE_LINE.match(line)
         if not m:

@@ -187,6 +187,9 @@ class DiffPolicyConfig:
     """A requirement moved to a lower version."""
     allow: list[str] = field(default_factory=list)
     """Module paths (shell patterns) whose changes are always allowed, majors included."""
+    judge_indirect: bool = False
+    """Judge indirect requirements by this policy too (by default they are listed and allowed:
+    they follow from the direct ones)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ prefix (the ``/vN`` is dropped); the root module's tags have no prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,25 @@ def discover_modules(tree: Tree, *, exclude: list[str] | None = None, required: 
         )
         for dir in dirs
     ]
+
+
+def select_modules(modules: Sequence[Module], wanted: Sequence[str]) -> list[Module]:
+    """The modules named by directory (``./services/orders/`` is fine) or module path; all when none are."""
+    if not wanted:
+        return list(modules)
+    chosen: list[Module] = []
+    for raw in wanted:
+        want = raw.strip().removeprefix("./").rstrip("/") or "."
+        match = next((m for m in modules if want in (m.dir, m.path)), None)
+        if match is None:
+            known = ", ".join(m.dir for m in modules)
+            raise UsageError(
+                f"no Go module at {raw!r} (expected one of: {known})",
+                hint="name a module by its directory relative to the repository root, or omit --module",
+            )
+        if match not in chosen:
+            chosen.append(match)
+    return chosen
 
 
 def read_module_path(text: str, *, display: str) -> str:

@@ -26,7 +26,7 @@ from goship.versioning.bump import (
     next_prerelease,
     release_core,
 )
-from goship.modules import Module, Tree, discover_modules
+from goship.modules import Module, Tree, discover_modules, select_modules
 from goship.versioning.tags import IgnoredTag, ModuleTags, Release, classify_tags
 
 
@@ -61,21 +61,7 @@ class Repository:
 
     def select(self, dirs: Sequence[str]) -> list[Module]:
         """The modules named by directory (or module path); all when none are named."""
-        if not dirs:
-            return list(self.modules)
-        chosen: list[Module] = []
-        for raw in dirs:
-            want = raw.strip().removeprefix("./").rstrip("/") or "."
-            match = next((m for m in self.modules if want in (m.dir, m.path)), None)
-            if match is None:
-                known = ", ".join(m.dir for m in self.modules)
-                raise UsageError(
-                    f"no Go module at {raw!r} (expected one of: {known})",
-                    hint="name a module by its directory relative to the repository root, or omit --module",
-                )
-            if match not in chosen:
-                chosen.append(match)
-        return chosen
+        return select_modules(self.modules, dirs)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from goship import semver
 from goship.config import GoshipConfig
 from goship.errors import CheckFailedError, UsageError
 from goship.git import Commit, Git, RepoInfo, TagRef
+from goship.modules import Module, Tree, discover_modules, select_modules
 from goship.versioning.bump import (
     Bump,
     BumpPolicy,
@@ -26,7 +27,6 @@ from goship.versioning.bump import (
     next_prerelease,
     release_core,
 )
-from goship.modules import Module, Tree, discover_modules, select_modules
 from goship.versioning.tags import IgnoredTag, ModuleTags, Release, classify_tags
 
 

@@ -1,0 +1,1 @@
+"""Dependency gates: go.mod, go.sum and vendor/ checks and diffs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Repo
+from tests.integration.conftest import run_go
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +114,16 @@ def test_monorepo_module_notes_use_the_prefixed_tag(repo: Repo) -> None:
     repo.touch("services/orders", "feat(orders): refunds")
     out = repo.goship("changelog", "--module", "services/orders").stdout
     assert out.startswith("## [services/orders/v1.1.0] - 2026-11-18\n")
+
+
+def test_dependencies_line_comes_from_the_go_mod_diff_between_releases(
+    app: Repo, goenv: dict[str, str]
+) -> None:
+    app.tag("v1.0.0")
+    run_go(app, goenv, "get", "example.com/lib@v1.1.0")
+    bot = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
+    app.commit("build(deps): bump example.com/lib from 1.0.0 to 1.1.0", files={}, author=bot)
+    app.commit("fix: a real fix")
+    out = app.goship("changelog", **goenv).stdout
+    assert "- **Dependencies:** example.com/lib v1.0.0 → v1.1.0 (minor upgrade) (1 update)" in out
+    assert "bump example.com/lib" not in out

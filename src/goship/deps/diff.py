@@ -41,6 +41,15 @@ class RequirementChange:
     old_path: str | None = None
     """The path before, when a major upgrade moved it (``x/y`` → ``x/y/v2``)."""
 
+    def describe(self) -> str:
+        """``golang.org/x/net v0.30.0 → v0.31.0 (minor upgrade)``, ``x/y v1.2.0 (added)``."""
+        if self.kind == "added":
+            return f"{self.path} {self.new} (added)"
+        if self.kind == "removed":
+            return f"{self.path} {self.old} (removed)"
+        old = f"{self.old_path} {self.old}" if self.old_path else self.old
+        return f"{self.path} {old} → {self.new} ({self.level} {self.kind.removesuffix('d')})"
+
 
 @dataclass(frozen=True)
 class DirectiveChange:

@@ -41,15 +41,6 @@ def render_check(out: Console, report: CheckReport) -> None:
     )
 
 
-def change_text(c: RequirementChange) -> str:
-    if c.kind == "added":
-        return f"{c.path} {c.new} (added)"
-    if c.kind == "removed":
-        return f"{c.path} {c.old} (removed)"
-    old = f"{c.old_path} {c.old}" if c.old_path else c.old
-    return f"{c.path} {old} → {c.new} ({c.level} {c.kind[:-1]})"
-
-
 def render_diff_text(out: Console, diff: DepsDiff) -> None:
     out.print(Text(f"dependency changes from {diff.base} to {diff.head}", style="bold"))
     changed = diff.changed
@@ -68,7 +59,7 @@ def render_diff_text(out: Console, diff: DepsDiff) -> None:
                 Text.assemble(
                     "  ",
                     (f"{_ACTION_MARK[c.action]:<8}", _ACTION_STYLE[c.action]),
-                    f" {change_text(c)}",
+                    f" {c.describe()}",
                     ("" if c.direct else "  [indirect]", "dim"),
                     (f"  ({c.why})", "dim"),
                 )

@@ -54,8 +54,13 @@ def build_notes(
     date: str,
     bots: Sequence[str] = (),
     hidden_types: Sequence[str] = (),
+    dependencies: Sequence[str] | None = None,
 ) -> ReleaseNotes:
-    """Group commits into sections; bot dependency bumps fold into one Dependencies line."""
+    """Group commits into sections; bot dependency bumps fold into one Dependencies line.
+
+    ``dependencies`` (what go.mod says changed, from ``goship deps diff``) gives that line its
+    content when known; otherwise it is read from the bots' commit subjects.
+    """
     grouped: dict[str, list[Entry]] = {s: [] for s in SECTIONS}
     deps: list[str] = []
     seen: set[str] = set()
@@ -80,6 +85,8 @@ def build_notes(
         if cc.type in hidden_types:
             continue
         grouped[_TYPE_SECTION.get(cc.type, "Other")].append(Entry(text, cb.commit.sha))
+    if dependencies is not None:
+        deps = list(dependencies)
     if deps:
         count = f"{len(deps)} update{'s' if len(deps) != 1 else ''}"
         grouped["Other"].append(Entry(f"**Dependencies:** {', '.join(deps)} ({count})"))

@@ -22,7 +22,7 @@ from typing import NamedTuple, TypeVar
 
 from goship import semver
 from goship.errors import UsageError
-from goship.semver import _go_quote as go_quote
+from goship.semver import go_quote
 
 __all__ = [
     "Exclude",

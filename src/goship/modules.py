@@ -137,7 +137,11 @@ def select_modules(modules: Sequence[Module], wanted: Sequence[str]) -> list[Mod
 
 
 def read_module_path(text: str, *, display: str) -> str:
-    """The path of go.mod's ``module`` line; a clear error when there is none or it is malformed."""
+    """The path of go.mod's ``module`` line; a clear error when there is none or it is malformed.
+
+    Like x/mod's ``modfile.ModulePath``, a quick read of one line that leaves the rest of go.mod to the
+    full parser (:mod:`goship.modfile`, whose import alone would double ``goship version``'s start-up).
+    """
     for number, line in enumerate(text.splitlines(), start=1):
         m = _MODULE_LINE.match(line)
         if not m:

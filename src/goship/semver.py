@@ -27,6 +27,7 @@ __all__ = [
     "canonical",
     "check_path_major",
     "compare",
+    "go_quote",
     "is_pseudo_version",
     "is_valid",
     "major",
@@ -49,7 +50,7 @@ class InvalidVersionError(UsageError, ValueError):
 
     def __init__(self, version: str, reason: str, *, pseudo: bool = False, hint: str | None = None) -> None:
         noun = "pseudo-version" if pseudo else "version"
-        super().__init__(f"{noun} {_go_quote(version)} invalid: {reason}", hint=hint)
+        super().__init__(f"{noun} {go_quote(version)} invalid: {reason}", hint=hint)
         self.version = version
         self.reason = reason
         self.pseudo = pseudo
@@ -273,7 +274,7 @@ def pseudo_version_base(v: str) -> str:
         if meta:
             # "vX.0.0-" claims there is no tag at all, so a "+incompatible" tag to build on is absurd.
             raise InvalidVersionError(
-                v, f"lacks base version, but has build metadata {_go_quote(meta)}", pseudo=True
+                v, f"lacks base version, but has build metadata {go_quote(meta)}", pseudo=True
             )
         return ""
     if pre == "-0":
@@ -303,7 +304,7 @@ def _check_timestamp(v: str, stamp: str) -> tuple[int, int, int, int, int, int]:
         days = _DAYS_IN_MONTH[month - 1] + (month == 2 and _is_leap(year))
         ok = 1 <= day <= days
     if not ok:
-        raise InvalidVersionError(v, f"malformed time {_go_quote(stamp)}", pseudo=True)
+        raise InvalidVersionError(v, f"malformed time {go_quote(stamp)}", pseudo=True)
     return year, month, day, hour, minute, second
 
 
@@ -313,7 +314,7 @@ def pseudo_version_time(v: str) -> datetime:
     year, month, day, hour, minute, second = _check_timestamp(v, stamp)
     if year == 0:
         raise InvalidVersionError(
-            v, f"time {_go_quote(stamp)} is in year 0, which Python's datetime cannot hold", pseudo=True
+            v, f"time {go_quote(stamp)} is in year 0, which Python's datetime cannot hold", pseudo=True
         )
     from datetime import UTC, datetime
 
@@ -415,7 +416,7 @@ def path_major_prefix(path_major: str) -> str:
 _NAMED_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
 
 
-def _go_quote(s: str) -> str:
+def go_quote(s: str) -> str:
     """``s`` quoted as Go's ``%q`` does, so that error messages match Go's byte for byte."""
     out = ['"']
     for ch in s:

@@ -52,11 +52,11 @@ def go() -> Callable[..., subprocess.CompletedProcess[bytes]]:
         pytest.fail("the Go toolchain is needed for the go.mod oracle, but 'go' is not on PATH")
     # No inherited -mod or -modfile flags, no go.work, and no toolchain switch for files that ask
     # for a newer Go: the oracle is the Go on this machine reading one file.
-    env = {k: v for k, v in os.environ.items() if k not in ("GOFLAGS", "GOWORK", "GOTOOLCHAIN", "GOMOD")}
+    env = {k: v for k, v in os.environ.items() if k not in ("GOFLAGS", "GOWORK", "GOTOOLCHAIN")}
     env |= {"GOFLAGS": "", "GOWORK": "off", "GOTOOLCHAIN": "local"}
 
-    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([binary, *args], cwd=cwd, env=env, capture_output=True, check=False)
+    def run(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([binary, *args], cwd=cwd, env=env | extra_env, capture_output=True, check=False)
 
     return run
 
@@ -230,6 +230,112 @@ def test_bytes_that_are_not_utf8_read_as_go_reads_them(go_oracle: Callable[[byte
     compare_all(go_oracle, ((repr(b), b) for b in inputs))
 
 
+# --- lax parsing: x/mod's ParseLax itself ------------------------------------------------------------
+
+# go mod edit always parses strictly, so lax mode is compared with modfile.ParseLax through a small
+# program built against the x/mod downloaded above (no network: GOPROXY=off, the module cache has it).
+PARSE_LAX_PROGRAM = """
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+
+	"golang.org/x/mod/modfile"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(nil, 1<<24)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		var text string
+		if err := json.Unmarshal(in.Bytes(), &text); err != nil {
+			panic(err)
+		}
+		f, err := modfile.ParseLax("go.mod", []byte(text), nil)
+		if err != nil {
+			out.Encode(map[string]any{"error": err.Error()})
+			continue
+		}
+		doc := map[string]any{"go": "", "module": nil, "require": [][]any{}, "retract": [][]any{}, "ignore": [][]any{},
+			"others": len(f.Godebug) + len(f.Exclude) + len(f.Replace) + len(f.Tool)}
+		if f.Toolchain != nil {
+			doc["others"] = -1
+		}
+		if f.Go != nil {
+			doc["go"] = f.Go.Version
+		}
+		if m := f.Module; m != nil {
+			doc["module"] = []any{m.Mod.Path, m.Deprecated, m.Syntax.Start.Line, m.Syntax.Start.LineRune}
+		}
+		for _, r := range f.Require {
+			doc["require"] = append(doc["require"].([][]any), []any{r.Mod.Path, r.Mod.Version, r.Indirect, r.Syntax.Start.Line, r.Syntax.Start.LineRune})
+		}
+		for _, r := range f.Retract {
+			doc["retract"] = append(doc["retract"].([][]any), []any{r.Low, r.High, r.Rationale, r.Syntax.Start.Line})
+		}
+		for _, i := range f.Ignore {
+			doc["ignore"] = append(doc["ignore"].([][]any), []any{i.Path, i.Syntax.Start.Line})
+		}
+		out.Encode(doc)
+	}
+}
+"""
+
+
+def lax_summary(text: str) -> dict[str, object]:
+    """What the ParseLax program prints, computed from goship's lax parse."""
+    try:
+        mod = modfile.parse(text, lax=True)
+    except modfile.ModFileError as err:
+        return {"error": "\n".join(p.go_text for p in err.problems)}
+    m = mod.module
+    others = len(mod.godebug) + len(mod.exclude) + len(mod.replace) + len(mod.tool)
+    return {
+        "go": mod.go.version if mod.go else "",
+        "module": [m.path, m.deprecated, m.line, m.col] if m else None,
+        "require": [[r.path, r.version, r.indirect, r.line, r.col] for r in mod.require],
+        "retract": [[r.low, r.high, r.rationale, r.line] for r in mod.retract],
+        "ignore": [[i.path, i.line] for i in mod.ignore],
+        "others": -1 if mod.toolchain else others,
+    }
+
+
+def test_lax_parsing_agrees_with_parse_lax(
+    go: Callable[..., subprocess.CompletedProcess[bytes]], xmod_modfile_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "main.go").write_text(PARSE_LAX_PROGRAM)
+    (tmp_path / "go.mod").write_text(
+        f"module goship.test/parselax\n\ngo 1.22\n\nrequire golang.org/x/mod {XMOD_VERSION}\n"
+    )
+    built = go("build", "-mod=mod", "-o", "parselax", ".", cwd=tmp_path, GOPROXY="off")
+    assert built.returncode == 0, built.stderr.decode()
+    rng = random.Random(20260612)
+    texts = [generated_go_mod(rng) for _ in range(600)] + [
+        # x/mod's TestParseLax input: everything but module and require is ignored or tolerated.
+        "module m\nsurprise attack\nx y (\n\tz\n)\nexclude v1.2.3\nreplace <-!!!\nretract v1.2.3 v1.2.4\n"
+        "retract (v1.2.3, v1.2.4]\nretract v1.2.3 (\n\tkey1 value1\n\tkey2 value2\n)\nrequire good v1.0.0\n",
+        "go 1.21.x\ntoolchain go1.22.0\n",
+        # A skipped directive spanning two lines cannot hold a comment, which goes to the line before.
+        'require x.org/a v1.0.0\nfoo "a\\\nb" // indirect\n',
+    ]
+    stdin = "".join(json.dumps(t) + "\n" for t in texts)
+    done = subprocess.run(
+        [str(tmp_path / "parselax")], input=stdin, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(answers) == len(texts)
+    mismatches = [
+        (t, want, got) for t, want in zip(texts, answers, strict=True) if (got := lax_summary(t)) != want
+    ]
+    assert not mismatches, f"{len(mismatches)} differ, first: {mismatches[0]}"
+    assert answers[-1]["require"] == [["x.org/a", "v1.0.0", True, 1, 1]]
+    assert sum("error" not in a for a in answers) > 300
+
+
 # --- real go.mod files -------------------------------------------------------------------------------
 
 
@@ -262,3 +368,15 @@ def test_real_go_mod_files_read_as_go_reads_them(
     assert ours(data) == want
     # The same file through parse_file, as callers will use it.
     assert modfile.edit_json_text(modfile.parse_file(real_go_mods[module_version])) == want[1]
+
+
+def test_the_real_files_between_them_use_every_directive(real_go_mods: dict[str, Path]) -> None:
+    mods = [modfile.parse_file(path) for path in real_go_mods.values()]
+    assert len(mods) == len(REAL_MODULES)
+    assert max(len(m.require) for m in mods) > 200
+    assert all(
+        any(getattr(m, field) for m in mods)
+        for field in ("toolchain", "godebug", "exclude", "replace", "retract", "tool", "ignore")
+    )
+    assert any(r.indirect for m in mods for r in m.require)
+    assert any(m.module and m.module.deprecated for m in mods)

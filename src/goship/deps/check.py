@@ -89,6 +89,11 @@ class _Context:
     def dir(self) -> Path:
         return self.top if self.module.dir == "." else self.top / self.module.dir
 
+    @property
+    def in_dir(self) -> str:
+        """`` in services/orders`` for a hint, nothing for the root module."""
+        return "" if self.module.dir == "." else f" in {self.module.dir}"
+
     def rel(self, name: str) -> str:
         return name if self.module.dir == "." else f"{self.module.dir}/{name}"
 
@@ -223,7 +228,7 @@ def _go_version(ctx: _Context) -> list[Finding]:
             f"expected a go directive of at least {want} (found {found})",
             file=ctx.rel("go.mod"),
             line=(ctx.mod.go.line if ctx.mod.go else None),
-            hint=f"run 'go mod edit -go={want}' in {ctx.module.dir} and then 'go mod tidy'",
+            hint=f"run 'go mod edit -go={want}'{ctx.in_dir} and then 'go mod tidy'",
         )
     ]
 
@@ -237,7 +242,7 @@ def _toolchain(ctx: _Context) -> list[Finding]:
             "expected a toolchain directive pinning the Go release (deps.require_toolchain is true)",
             file=ctx.rel("go.mod"),
             line=(ctx.mod.go.line if ctx.mod.go else None),
-            hint=f"run 'go mod edit -toolchain=go{_toolchain_hint(ctx)}' in {ctx.module.dir}",
+            hint=f"run 'go mod edit -toolchain=go{_toolchain_hint(ctx)}'{ctx.in_dir}",
         )
     ]
 
@@ -306,7 +311,7 @@ def _tidy(ctx: _Context) -> list[Finding]:
             f"go.mod/go.sum are not tidy: 'go mod tidy' would change {changed} line{'s' if changed != 1 else ''}",
             file=ctx.rel("go.mod"),
             line=None,
-            hint=f"run 'go mod tidy' in {ctx.module.dir} and commit go.mod and go.sum",
+            hint=f"run 'go mod tidy'{ctx.in_dir} and commit go.mod and go.sum",
             detail=done.stdout.rstrip(),
         )
     ]
@@ -364,7 +369,7 @@ def _sum_complete(ctx: _Context) -> list[Finding]:
                 file=ctx.rel("go.sum"),
                 line=None,
                 subject=path,
-                hint=f"run 'go mod tidy' in {ctx.module.dir} (or 'go mod download {path}') and commit go.sum",
+                hint=f"run 'go mod tidy'{ctx.in_dir} (or 'go mod download {path}') and commit go.sum",
                 detail=f"required at {ctx.rel('go.mod')}:{lines[path]}" if path in lines else None,
             )
         )

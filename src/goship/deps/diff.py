@@ -189,13 +189,13 @@ def _requirement_changes(
     after = {r.path: r for r in new.require}
     changes: list[RequirementChange] = []
     moved: dict[str, str] = {}  # new path -> old path, for x/y → x/y/v2
-    for p in after.keys() - before.keys():
+    gone = sorted(before.keys() - after.keys())
+    for p in sorted(after.keys() - before.keys()):
         prefix, _major, _ok = semver.split_path_version(p)
-        twin = next(
-            (q for q in before.keys() - after.keys() if semver.split_path_version(q)[0] == prefix), None
-        )
+        twin = next((q for q in gone if semver.split_path_version(q)[0] == prefix), None)
         if twin is not None:
             moved[p] = twin
+            gone.remove(twin)
     for p in sorted(after.keys() | before.keys()):
         a, b = before.get(p), after.get(p)
         if b is not None and a is None and p in moved:
@@ -207,9 +207,7 @@ def _requirement_changes(
         elif b is None and a is not None:
             changes.append(_judge(p, "removed", a.version, None, None, not a.indirect, policy))
         elif a is not None and b is not None and (a.version != b.version or a.path != b.path):
-            kind: Kind = (
-                "upgraded" if semver.compare(b.version, a.version) > 0 or a.path != b.path else "downgraded"
-            )
+            kind: Kind = "upgraded" if semver.compare(b.version, a.version) > 0 else "downgraded"
             level = _level(a.version, b.version, path_moved=a.path != b.path)
             changes.append(
                 _judge(

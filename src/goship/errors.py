@@ -4,9 +4,11 @@
     ├── CheckFailedError        exit 1  a check or gate refused (dirty tree, tag exists, major mismatch)
     ├── UsageError              exit 2  bad arguments or a repository goship cannot work on
     │   └── ConfigError         exit 2  goship.yaml is invalid (every problem listed at once)
-    └── EnvironmentFailure      exit 3  a tool or the machine failed (git, go)
-        ├── GitError            exit 3
-        └── GoToolError         exit 3
+    ├── EnvironmentFailure      exit 3  a tool or the machine failed (git, go)
+    │   ├── GitError            exit 3
+    │   └── GoToolError         exit 3
+    └── RemoteError             exit 4  a remote service failed or refused (registry, cluster)
+        └── RegistryError       exit 4  an OCI registry answered with an error, or not at all
 
 Every error carries a message (what was expected, what was found) and, where it helps, a hint.
 The CLI prints them as ``error:`` / ``hint:`` lines; a traceback is shown only for bugs.
@@ -55,3 +57,13 @@ class GitError(EnvironmentFailure):
 
 class GoToolError(EnvironmentFailure):
     """The ``go`` command failed; the message keeps its stderr."""
+
+
+class RemoteError(GoshipError):
+    """A remote service (registry, cluster) failed or refused; messages never carry credentials."""
+
+    exit_code = 4
+
+
+class RegistryError(RemoteError):
+    """An OCI registry answered with an error (its error JSON turned into words), or not at all."""

@@ -140,5 +140,5 @@ def test_exact_tags_are_read_back_as_versions(tag: str, version: str | None) -> 
 def test_bad_templates_are_refused() -> None:
     with pytest.raises(UsageError, match="unknown field"):
         TagTemplates(minor="v{mayor}").check()
-    with pytest.raises(UsageError, match="expected {version} or {semver}"):
+    with pytest.raises(UsageError, match=r"expected \{version\} or \{semver\}"):
         TagTemplates(exact="release").check()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,20 +136,17 @@ def plan_tags(
             tag = templates.channel.format(**fields)
             actions.append(_rolling(tag, digest, existing, newest=None, version=version))
         return actions
-    groups = (
-        (
-            templates.minor,
-            lambda v: semver.major_minor(v) == semver.major_minor(version),
-            f"{semver.major_minor(version)}.x",
-        ),
-        (templates.major, lambda v: semver.major(v) == semver.major(version), f"{semver.major(version)}.x.y"),
-        (templates.latest, lambda v: True, "all releases"),
+    # Each rolling tag follows the newest release whose group key equals this version's.
+    groups: tuple[tuple[str, Callable[[str], str], str], ...] = (
+        (templates.minor, semver.major_minor, f"{semver.major_minor(version)}.x"),
+        (templates.major, semver.major, f"{semver.major(version)}.x.y"),
+        (templates.latest, _everything, "all releases"),
     )
-    for template, member, group in groups:
+    for template, group_of, group in groups:
         if not template:
             continue
         tag = template.format(**fields)
-        newest = max((v for v in known if member(v)), key=_key)
+        newest = max((v for v in known if group_of(v) == group_of(version)), key=_key)
         actions.append(
             _rolling(
                 tag,
@@ -161,6 +158,10 @@ def plan_tags(
             )
         )
     return actions
+
+
+def _everything(_version: str) -> str:
+    return ""
 
 
 def _key(v: str) -> tuple[int, ...]:

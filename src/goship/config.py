@@ -211,6 +211,88 @@ class DepsConfig:
 
 
 @dataclass(frozen=True)
+class LdflagsConfig:
+    """The Go variables 'goship build' sets with -X (empty: not set)."""
+
+    __pydantic_config__ = _STRICT
+
+    version: str = "main.version"
+    """Receives the version (v1.3.0, or a pseudo-version for an untagged commit)."""
+    commit: str = "main.commit"
+    """Receives the full commit hash."""
+    date: str = "main.date"
+    """Receives the commit's time (RFC 3339, UTC): the same for every build of a commit."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One Go service: a main package built into an image."""
+
+    __pydantic_config__ = _STRICT
+
+    name: str
+    """The service's name: the binary's name and the image's last path element by default."""
+    main: str = "."
+    """The main package, relative to the module directory (e.g. ./cmd/orders)."""
+    module: str = "."
+    """The Go module directory, relative to the repository root."""
+    image: str | None = None
+    """Where it is published, e.g. registry.example.com/team/orders (default: images.registry/NAME)."""
+    platforms: list[str] = field(default_factory=lambda: ["linux/amd64"])
+    """Platforms built into the image index, e.g. linux/amd64 and linux/arm64."""
+    base: str = "static"
+    """'static' (goship's minimal base: nonroot user, CA certificates, /tmp), 'scratch', or an image
+    pulled by digest (registry/repo@sha256:…)."""
+    static_dir: str | None = None
+    """A directory (relative to the module) shipped in its own layer under /app/data."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment of the container."""
+    user: str = "65532:65532"
+    """The user the entrypoint runs as (nonroot by default)."""
+    workdir: str = "/"
+    """The working directory of the entrypoint."""
+    ports: list[int] = field(default_factory=list)
+    """Ports the service listens on (recorded as ExposedPorts)."""
+    ldflags: LdflagsConfig = field(default_factory=LdflagsConfig)
+    """The variables that receive the version, commit and build date."""
+
+
+@dataclass(frozen=True)
+class ImageTagsConfig:
+    """How image tags are spelled: format strings over {version} (v1.2.3), {semver} (1.2.3), {major},
+    {minor}, {patch}, {prerelease} and {commit12}; an empty string turns that tag off."""
+
+    __pydantic_config__ = _STRICT
+
+    exact: str = "{version}"
+    """The release's own tag; it never moves."""
+    minor: str = "v{major}.{minor}"
+    """Follows the newest patch of a minor version."""
+    major: str = "v{major}"
+    """Follows the newest release of a major version."""
+    latest: str = "latest"
+    """Follows the newest release (never a prerelease)."""
+    channel: str = ""
+    """A tag for prereleases, e.g. 'next' (off by default)."""
+    dev: str = "sha-{commit12}"
+    """The only tag of a build of an untagged commit."""
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    """Images: how 'goship build' and 'goship publish' name, store and tag them."""
+
+    __pydantic_config__ = _STRICT
+
+    registry: str | None = None
+    """The default registry and namespace for services without 'image', e.g. registry.example.com/team."""
+    store: str | None = None
+    """goship's local OCI image layout (default: ~/.cache/goship/store)."""
+    tags: ImageTagsConfig = field(default_factory=ImageTagsConfig)
+    """The exact and rolling tags."""
+
+
+@dataclass(frozen=True)
 class GoshipConfig:
     """The whole of goship.yaml."""
 
@@ -226,6 +308,10 @@ class GoshipConfig:
     """Which modules are released."""
     deps: DepsConfig = field(default_factory=DepsConfig)
     """Dependency gates."""
+    services: list[ServiceConfig] = field(default_factory=list)
+    """The Go services built into images (default: every main package of every module)."""
+    images: ImagesConfig = field(default_factory=ImagesConfig)
+    """Image naming, the local store and tags."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from goship.errors import UsageError
-from goship.image.tags import ExactTagTakenError, TagAction, TagTemplates, plan_tags
+from goship.image.tags import (
+    ExactTagTakenError,
+    TagAction,
+    TagTemplates,
+    check_templates,
+    plan_tags,
+    version_of,
+)
 
 T = TagTemplates()
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -119,8 +126,8 @@ def test_templates_without_v_prefix() -> None:
         version="v1.3.0", commit=COMMIT, digest=A, existing={}, known_versions=[], templates=plain
     )
     assert summary(actions)[:3] == [("1.3.0", "created"), ("1.3", "created"), ("1", "created")]
-    assert plain.version_of("1.3.0") == "v1.3.0"
-    assert plain.version_of("1.3") is None
+    assert version_of(plain, "1.3.0") == "v1.3.0"
+    assert version_of(plain, "1.3") is None
 
 
 @pytest.mark.parametrize(
@@ -134,11 +141,11 @@ def test_templates_without_v_prefix() -> None:
     ],
 )
 def test_exact_tags_are_read_back_as_versions(tag: str, version: str | None) -> None:
-    assert T.version_of(tag) == version
+    assert version_of(T, tag) == version
 
 
 def test_bad_templates_are_refused() -> None:
     with pytest.raises(UsageError, match="unknown field"):
-        TagTemplates(minor="v{mayor}").check()
+        check_templates(TagTemplates(minor="v{mayor}"))
     with pytest.raises(UsageError, match=r"expected \{version\} or \{semver\}"):
-        TagTemplates(exact="release").check()
+        check_templates(TagTemplates(exact="release"))

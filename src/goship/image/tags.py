@@ -12,62 +12,54 @@ from dataclasses import dataclass
 from typing import Literal
 
 from goship import semver
+from goship.config import ImageTagsConfig
 from goship.errors import CheckFailedError, UsageError
 
 Action = Literal["created", "moved", "unchanged", "skipped"]
 _FIELDS = {"version", "semver", "major", "minor", "patch", "prerelease", "commit12"}
 
 
-@dataclass(frozen=True)
-class TagTemplates:
-    """How tags are spelled: Python format strings over {version} (v1.2.3), {semver} (1.2.3),
-    {major}, {minor}, {patch}, {prerelease} and {commit12}; an empty template turns a tag off."""
+TagTemplates = ImageTagsConfig
+"""How tags are spelled (goship.yaml ``images.tags``)."""
 
-    exact: str = "{version}"
-    minor: str = "v{major}.{minor}"
-    major: str = "v{major}"
-    latest: str = "latest"
-    channel: str = ""
-    """A tag for prereleases, e.g. 'next' (off by default)."""
-    dev: str = "sha-{commit12}"
-    """The only tag of a build of an untagged commit."""
 
-    def check(self) -> None:
-        """Refuse templates with unknown fields, or an exact template that cannot tell versions apart."""
-        for name in ("exact", "minor", "major", "latest", "channel", "dev"):
-            template = getattr(self, name)
-            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
-            unknown = sorted(fields - _FIELDS)
-            if unknown:
-                raise UsageError(
-                    f"images.tags.{name}: unknown field {{{unknown[0]}}} in {template!r} "
-                    f"(expected some of {', '.join('{' + f + '}' for f in sorted(_FIELDS))})",
-                )
-        if not ({"version", "semver"} & {f for _, f, _, _ in string.Formatter().parse(self.exact) if f}):
+def check_templates(templates: TagTemplates) -> None:
+    """Refuse templates with unknown fields, or an exact template that cannot tell versions apart."""
+    for name in ("exact", "minor", "major", "latest", "channel", "dev"):
+        template = getattr(templates, name)
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        unknown = sorted(fields - _FIELDS)
+        if unknown:
             raise UsageError(
-                f"images.tags.exact: expected {{version}} or {{semver}} in {self.exact!r}",
-                hint="the exact tag must name the whole version, e.g. '{version}' or '{semver}'",
+                f"images.tags.{name}: unknown field {{{unknown[0]}}} in {template!r} "
+                f"(expected some of {', '.join('{' + f + '}' for f in sorted(_FIELDS))})",
             )
+    if not ({"version", "semver"} & {f for _, f, _, _ in string.Formatter().parse(templates.exact) if f}):
+        raise UsageError(
+            f"images.tags.exact: expected {{version}} or {{semver}} in {templates.exact!r}",
+            hint="the exact tag must name the whole version, e.g. '{version}' or '{semver}'",
+        )
 
-    def version_of(self, tag: str) -> str | None:
-        """The version (``v1.2.3``) an exact tag names, or ``None`` when ``tag`` is not an exact tag."""
-        pattern = ""
-        for literal, field, _, _ in string.Formatter().parse(self.exact):
-            pattern += re.escape(literal)
-            if field == "version":
-                pattern += r"(?P<version>v[0-9A-Za-z.+-]+)"
-            elif field == "semver":
-                pattern += r"(?P<semver>[0-9][0-9A-Za-z.+-]*)"
-            elif field:
-                pattern += r"[0-9A-Za-z.-]+"
-        m = re.fullmatch(pattern, tag)
-        if not m:
-            return None
-        groups = m.groupdict()
-        version = groups.get("version") or ("v" + groups["semver"] if groups.get("semver") else None)
-        if version is None or semver.canonical(version) != version:
-            return None
-        return version
+
+def version_of(templates: TagTemplates, tag: str) -> str | None:
+    """The version (``v1.2.3``) an exact tag names, or ``None`` when ``tag`` is not an exact tag."""
+    pattern = ""
+    for literal, field, _, _ in string.Formatter().parse(templates.exact):
+        pattern += re.escape(literal)
+        if field == "version":
+            pattern += r"(?P<version>v[0-9A-Za-z.+-]+)"
+        elif field == "semver":
+            pattern += r"(?P<semver>[0-9][0-9A-Za-z.+-]*)"
+        elif field:
+            pattern += r"[0-9A-Za-z.-]+"
+    m = re.fullmatch(pattern, tag)
+    if not m:
+        return None
+    groups = m.groupdict()
+    version = groups.get("version") or ("v" + groups["semver"] if groups.get("semver") else None)
+    if version is None or semver.canonical(version) != version:
+        return None
+    return version
 
 
 @dataclass(frozen=True)

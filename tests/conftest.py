@@ -22,6 +22,7 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "ada@example.com",
     "NO_COLOR": "1",
     "SOURCE_DATE_EPOCH": "1795000000",
+    "TZ": "UTC",
 }
 
 

@@ -119,6 +119,10 @@ class Git:
         done = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *pathspecs)
         return sorted({p for p in done.stdout.split("\0") if p})
 
+    def commit_time(self, rev: str) -> int:
+        """The committer time of ``rev``, in seconds since the epoch."""
+        return int(self.run("show", "-s", "--format=%ct", f"{rev}^{{commit}}", "--").stdout.strip())
+
     def files_at(self, rev: str, *pathspecs: str) -> list[str]:
         """Files of commit ``rev`` matching ``pathspecs``, relative to the top."""
         done = self.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", rev, "--", *pathspecs)

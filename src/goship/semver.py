@@ -28,6 +28,7 @@ __all__ = [
     "check_path_major",
     "compare",
     "go_quote",
+    "inc_decimal",
     "is_pseudo_version",
     "is_valid",
     "major",
@@ -37,6 +38,7 @@ __all__ = [
     "parse_pseudo_version",
     "path_major_prefix",
     "prerelease",
+    "pseudo_version",
     "pseudo_version_base",
     "pseudo_version_rev",
     "pseudo_version_time",
@@ -287,6 +289,31 @@ def pseudo_version_base(v: str) -> str:
             )
         return f"{head}.{lower}{meta}"
     return raw_base.removesuffix(".0") + meta
+
+
+def pseudo_version(major: str, older: str, unix_time: int, rev: str) -> str:
+    """The pseudo-version of commit ``rev`` (a 12-hex prefix) made at ``unix_time``, after the tag
+    ``older`` ("" when there is none), as module.PseudoVersion builds it: ``v1.2.4-0.20190101123000-abcdef123456``.
+    """
+    import time
+
+    segment = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime(unix_time))}-{rev}"
+    meta = build(older)
+    older = canonical(older)
+    if not older:
+        return f"{major or 'v0'}.0.0-{segment}"
+    if prerelease(older):
+        return f"{older}.0.{segment}{meta}"
+    head, _, patch = older.rpartition(".")
+    return f"{head}.{inc_decimal(patch)}-0.{segment}{meta}"
+
+
+def inc_decimal(digits: str) -> str:
+    """Decimal increment of a digit string of any length (Go's incDecimal)."""
+    stem = digits.rstrip("9")
+    if not stem:
+        return "1" + "0" * len(digits)
+    return stem[:-1] + str(int(stem[-1]) + 1) + "0" * (len(digits) - len(stem))
 
 
 def pseudo_version_rev(v: str) -> str:

@@ -238,3 +238,38 @@ def test_human_output_explains_each_commit(repo: Repo) -> None:
     assert "feat(cart): coupons" in out.stdout
     assert "type 'feat' → minor" in out.stdout
     assert "\x1b[" not in out.stdout  # not a terminal: no colour
+
+
+def identity(repo: Repo, dir: str = ".") -> tuple[str, bool]:
+    from pathlib import Path
+
+    from goship.config import GoshipConfig
+    from goship.git import Git
+    from goship.versioning.plan import build_identity, open_repository
+
+    r = open_repository(Git(Path(repo.path)), GoshipConfig())
+    ident = build_identity(r, next(m for m in r.modules if m.dir == dir))
+    assert ident.commit == repo.git("rev-parse", "HEAD")
+    assert ident.date.endswith("Z")
+    return ident.version, ident.released
+
+
+def test_a_build_of_a_tagged_head_is_its_release_and_otherwise_a_pseudo_version(repo: Repo) -> None:
+    repo.commit("feat: one")
+    repo.tag("v1.2.3")
+    assert identity(repo) == ("v1.2.3", True)
+    repo.commit("fix: two")
+    version, released = identity(repo)
+    sha12 = repo.git("rev-parse", "HEAD")[:12]
+    stamp = repo.git("show", "-s", "--format=%cd", "--date=format-local:%Y%m%d%H%M%S", "HEAD")
+    assert (version, released) == (f"v1.2.4-0.{stamp}-{sha12}", False)
+
+
+def test_pseudo_versions_follow_prereleases_and_major_paths(repo: Repo) -> None:
+    repo.gomod("v2", "example.com/shop/v2")
+    repo.commit("feat: v2", files={"v2/x.go": "package shop\n"})
+    version, _ = identity(repo, "v2")
+    assert version.startswith("v2.0.0-") and version.count("-") == 2
+    repo.tag("v1.4.0-rc.1")
+    repo.commit("fix: after rc")
+    assert identity(repo)[0].startswith("v1.4.0-rc.1.0.")

@@ -572,3 +572,21 @@ def test_a_version_fits_the_suffix_of_a_module_path_that_ends_in_its_major(v: st
     assert ok
     semver.check_path_major(v, path_major)
     assert semver.match_path_major(v, "") is (m in ("v0", "v1"))
+
+
+@pytest.mark.parametrize(
+    ("major", "older", "expected"),
+    [
+        ("", "", "v0.0.0-20190101123000-abcdef123456"),
+        ("v2", "", "v2.0.0-20190101123000-abcdef123456"),
+        ("v1", "v1.2.3", "v1.2.4-0.20190101123000-abcdef123456"),
+        ("v1", "v1.2.99", "v1.2.100-0.20190101123000-abcdef123456"),
+        ("v1", "v1.3.0-rc.1", "v1.3.0-rc.1.0.20190101123000-abcdef123456"),
+        ("v2", "v2.0.0+incompatible", "v2.0.1-0.20190101123000-abcdef123456+incompatible"),
+    ],
+)
+def test_pseudo_version_builds_each_form_as_go_does(major: str, older: str, expected: str) -> None:
+    stamp = 1546345800  # 2019-01-01 12:30:00 UTC
+    made = semver.pseudo_version(major, older, stamp, "abcdef123456")
+    assert made == expected
+    assert semver.is_pseudo_version(made)

@@ -96,20 +96,12 @@ def apply_bump(version: str, bump: Bump) -> str:
     core = release_core(version)
     major, minor, patch = core[1:].split(".")
     if bump == "major":
-        return f"v{_plus_one(major)}.0.0"
+        return f"v{semver.inc_decimal(major)}.0.0"
     if bump == "minor":
-        return f"v{major}.{_plus_one(minor)}.0"
+        return f"v{major}.{semver.inc_decimal(minor)}.0"
     if bump == "patch":
-        return f"v{major}.{minor}.{_plus_one(patch)}"
+        return f"v{major}.{minor}.{semver.inc_decimal(patch)}"
     return core
-
-
-def _plus_one(digits: str) -> str:
-    """Decimal increment on the digit string: Go's versions have no size limit, and int() has one."""
-    head = digits.rstrip("9")
-    if not head:
-        return "1" + "0" * len(digits)
-    return head[:-1] + str(int(head[-1]) + 1) + "0" * (len(digits) - len(head))
 
 
 def release_core(version: str) -> str:

@@ -7,6 +7,7 @@ touch the module's files and not a nested module's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,3 +273,33 @@ def version_json(v: ModuleVersion) -> dict[str, object]:
         "refused": {"error": v.refusal.message, "hint": v.refusal.hint} if v.refusal else None,
         "notes": list(v.notes),
     }
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    """What a build of HEAD is called: its release version if HEAD is tagged, else a pseudo-version."""
+
+    version: str
+    released: bool
+    """A release tag of the module points at HEAD."""
+    commit: str
+    time: int
+    """The commit's time (seconds since the epoch): the build date, the same for every build."""
+
+    @property
+    def date(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
+
+
+def build_identity(repo: Repository, module: Module) -> BuildIdentity:
+    """HEAD's identity for ``module``: the highest release tagged on HEAD, else Go's pseudo-version."""
+    tags = classify_tags(module, repo.modules, repo.tags)
+    stamp = repo.git.commit_time("HEAD")
+    on_head = tags.highest(where=lambda r: r.commit == repo.head)
+    if on_head is not None:
+        return BuildIdentity(on_head.version, True, repo.head, stamp)
+    current = tags.highest(where=repo.in_history)
+    major = module.path_major.lstrip("/.").removesuffix("-unstable") or "v0"
+    older = current.version if current else ""
+    version = semver.pseudo_version(major, older, stamp, repo.head[:12])
+    return BuildIdentity(version, False, repo.head, stamp)

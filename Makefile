@@ -26,4 +26,4 @@ lint: bootstrap
 	$(VENV)/bin/mypy
 
 bench: bootstrap
-	$(PY) benchmarks/version_speed.py
+	$(PY) benchmarks/version_speed.py; v=$$?; $(PY) benchmarks/deps_speed.py; d=$$?; exit $$(( v > d ? v : d ))

@@ -127,7 +127,15 @@ def test_config_show_prints_the_effective_config_and_schema_is_json_schema(repo:
     as_yaml = repo.goship("config", "show")
     assert "remote: upstream" in as_yaml.stdout
     schema = json.loads(repo.goship("config", "schema").stdout)
-    assert set(schema["properties"]) == {"versioning", "changelog", "tags", "modules", "deps", "services", "images"}
+    assert set(schema["properties"]) == {
+        "versioning",
+        "changelog",
+        "tags",
+        "modules",
+        "deps",
+        "services",
+        "images",
+    }
     assert schema["additionalProperties"] is False
 
 

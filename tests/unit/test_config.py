@@ -228,7 +228,15 @@ def test_schema_is_a_json_schema_with_the_sections_as_properties() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "goship.yaml"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"versioning", "changelog", "tags", "modules", "deps", "services", "images"}
+    assert set(schema["properties"]) == {
+        "versioning",
+        "changelog",
+        "tags",
+        "modules",
+        "deps",
+        "services",
+        "images",
+    }
     assert schema.get("additionalProperties") is False
 
 

@@ -1,11 +1,8 @@
-"""Two kinds of layers. The rooms of DESIGN.md hold: core packages never import the CLI, the UI, rich or
-cyclopts, and only the two wrappers (git.py, gotool.py, through _proc.py) start processes. And image layers
-(goship.image.layers) are byte-identical for the same inputs: sorted entries, fixed metadata, PAX where
-USTAR cannot hold a path, gzip with mtime 0 and no name."""
+"""Image layers (goship.image.layers) are byte-identical for the same inputs: sorted entries, fixed
+metadata, PAX where USTAR cannot hold a path, gzip with mtime 0 and no name."""
 
 from __future__ import annotations
 
-import ast
 import gzip
 import hashlib
 import io
@@ -22,47 +19,6 @@ from hypothesis import strategies as st
 from goship.errors import UsageError
 from goship.image.layers import Layer, LayerBuilder, parse_source_date_epoch
 from goship.image.oci import MEDIA_TYPE_LAYER_GZIP, sha256_digest
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "goship"
-FRONT = ("cli", "ui")
-FRONT_ONLY = ("goship.cli", "goship.ui", "rich", "cyclopts")
-
-
-def imports_of(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
-def core_modules() -> list[Path]:
-    return [
-        p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] not in FRONT and p.name != "__main__.py"
-    ]
-
-
-def test_core_packages_do_not_import_the_cli_ui_or_terminal_libraries() -> None:
-    offenders = {
-        str(p.relative_to(SRC)): sorted(n for n in imports_of(p) if n.startswith(FRONT_ONLY))
-        for p in core_modules()
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
-def test_only_the_process_runner_imports_subprocess() -> None:
-    users = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "subprocess" in imports_of(p))
-    assert users == ["_proc.py"]
-
-
-def test_the_layer_check_sees_the_core() -> None:
-    names = {p.relative_to(SRC).as_posix() for p in core_modules()}
-    assert {"semver.py", "versioning/plan.py", "git.py"} <= names
-
-
-# --- image layers (goship.image.layers) ---------------------------------------------------------
 
 EPOCH = 1_795_000_000
 

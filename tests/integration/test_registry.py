@@ -20,9 +20,9 @@ import pytest
 
 from goship.errors import RegistryError
 from goship.image.auth import Credentials
+from goship.image.oci import MEDIA_TYPE_INDEX as OCI_INDEX
+from goship.image.oci import MEDIA_TYPE_MANIFEST as OCI_MANIFEST
 from goship.image.registry import (
-    OCI_INDEX,
-    OCI_MANIFEST,
     Registry,
     RetryPolicy,
     descriptor_of,

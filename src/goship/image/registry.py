@@ -24,12 +24,9 @@ import httpx
 from goship import __version__
 from goship.errors import RegistryError
 from goship.image.auth import Authenticator, Credentials, is_loopback, scope
+from goship.image.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
+MANIFEST_TYPES = (MEDIA_TYPE_MANIFEST, MEDIA_TYPE_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 """What goship accepts when it asks for a manifest without saying which kind."""
 
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
@@ -42,7 +39,7 @@ Content = bytes | Iterator[bytes] | None
 
 
 @dataclass(frozen=True)
-class Manifest:
+class ServedManifest:
     """A manifest as the registry served it."""
 
     body: bytes
@@ -229,7 +226,7 @@ class Registry:
 
     def get_manifest(
         self, repo: str, reference: str, accept: Sequence[str] = MANIFEST_TYPES
-    ) -> Manifest | None:
+    ) -> ServedManifest | None:
         """The manifest ``reference`` (tag or digest) names, or ``None`` when there is none."""
         what = f"the manifest {_ref(repo, reference)}"
         response = self._request(
@@ -262,7 +259,7 @@ class Registry:
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
             media_type = str(_json_or_empty(body).get("mediaType") or media_type)
-        return Manifest(body, media_type, digest)
+        return ServedManifest(body, media_type, digest)
 
     def head_manifest(self, repo: str, reference: str) -> tuple[str, str] | None:
         """``(digest, media type)`` of the manifest ``reference`` names, or ``None`` when there is none."""
@@ -327,7 +324,7 @@ class Registry:
         except _NoReferrersApi:
             index = self.get_manifest(repo, fallback_tag(digest))
             found = []
-            if index is not None and index.media_type == OCI_INDEX:
+            if index is not None and index.media_type == MEDIA_TYPE_INDEX:
                 found = [dict(d) for d in _json_or_empty(index.body).get("manifests") or []]
         # Filtering here too is harmless when the registry already did (OCI-Filters-Applied).
         return [d for d in found if artifact_type is None or d.get("artifactType") == artifact_type]
@@ -338,10 +335,10 @@ class Registry:
         tag = fallback_tag(_check_digest(subject_digest))
         # Asked for in any type: a tag holding something else must be noticed, not overwritten.
         current = self.get_manifest(repo, tag)
-        index: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        index: dict[str, Any] = {"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": []}
         if current is not None:
             index = _json_or_empty(current.body)
-            if current.media_type != OCI_INDEX or not isinstance(index.get("manifests", []), list):
+            if current.media_type != MEDIA_TYPE_INDEX or not isinstance(index.get("manifests", []), list):
                 raise RegistryError(
                     f"the tag {repo}:{tag} holds a {current.media_type or 'manifest'}, expected the OCI index "
                     "of the referrers tag schema",
@@ -350,7 +347,9 @@ class Registry:
             if any(m.get("digest") == descriptor["digest"] for m in index.get("manifests", [])):
                 return current.digest
         index["manifests"] = [*index.get("manifests", []), dict(descriptor)]
-        return self.put_manifest(repo, tag, json.dumps(index, separators=(",", ":")).encode(), OCI_INDEX)
+        return self.put_manifest(
+            repo, tag, json.dumps(index, separators=(",", ":")).encode(), MEDIA_TYPE_INDEX
+        )
 
     # ----------------------------------------------------------------- pieces
 
@@ -434,7 +433,9 @@ class Registry:
         seen: set[str] = set()
         while str(url) not in seen:
             seen.add(str(url))
-            response = self._request("GET", url, scopes=scopes, what=what, headers={"Accept": OCI_INDEX})
+            response = self._request(
+                "GET", url, scopes=scopes, what=what, headers={"Accept": MEDIA_TYPE_INDEX}
+            )
             if response.status_code == 404 and on_404 == "no-referrers-api":
                 raise _NoReferrersApi()
             if response.status_code == 404 and on_404 == "empty":

@@ -1,0 +1,405 @@
+"""Reproducible, static Go builds of a module's services for images, with a content-keyed build cache.
+
+The flags follow the Go reproducible-builds practice (go.dev/blog/rebuild): ``CGO_ENABLED=0``,
+``-trimpath`` and ``-buildvcs=false``, so that the bytes of a binary depend only on the toolchain, the
+target, the flags and the source — not on where the checkout lives or whether it is a git work tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from goship.errors import UsageError
+from goship.gotool import Go
+
+# Which CPU-level variable a GOARCH reads, its default, and the variants an OCI platform may name.
+_LEVELS: dict[str, tuple[str, str, re.Pattern[str]]] = {
+    "amd64": ("GOAMD64", "v1", re.compile(r"v[1-4]")),
+    "arm": ("GOARM", "7", re.compile(r"v[5-7]")),
+    "arm64": ("GOARM64", "v8.0", re.compile(r"v(8|9)(\.[0-9])?")),
+}
+_PLATFORM = re.compile(r"(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant>[a-z0-9.]+))?")
+_LDFLAGS_VAR = re.compile(r"[^\s='\"]+\.[^\s='\".]+")
+# go env values that change what `go build` writes; paths of this checkout are left out on purpose.
+_KEY_ENV = (
+    "GOVERSION", "GOROOT", "GOOS", "GOARCH", "GOAMD64", "GOARM", "GOARM64", "GOEXPERIMENT",
+    "GOFLAGS", "CGO_ENABLED", "GOFIPS140", "GOWORK", "GO111MODULE",
+)  # fmt: skip
+_KEY_FILES = ("GoFiles", "SFiles", "HFiles", "SysoFiles", "EmbedFiles")
+_CACHE_SCHEMA = "goship-build-cache/1"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A build target in OCI's ``os/arch[/variant]`` words, mapped onto GOOS, GOARCH and GOAMD64/GOARM."""
+
+    os: str
+    """GOOS, e.g. ``linux``."""
+    arch: str
+    """GOARCH, e.g. ``amd64`` or ``arm64``."""
+    variant: str = ""
+    """OCI variant (``v7`` for arm, ``v3`` for amd64, ``v8`` for arm64); empty means Go's default level."""
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        m = _PLATFORM.fullmatch(text)
+        if not m:
+            raise UsageError(f'expected a platform like "linux/amd64" or "linux/arm/v7" (not {text!r})')
+        platform = cls(m["os"], m["arch"], m["variant"] or "")
+        platform.go_env()  # refuse a variant the architecture has no level for, now rather than at build
+        return platform
+
+    def __str__(self) -> str:
+        return f"{self.os}/{self.arch}" + (f"/{self.variant}" if self.variant else "")
+
+    @property
+    def slug(self) -> str:
+        """``linux_arm_v7``: the platform as one path element."""
+        return str(self).replace("/", "_")
+
+    def go_env(self) -> dict[str, str]:
+        """GOOS, GOARCH and the CPU level, always spelled out so that the caller's environment cannot move it."""
+        env = {"GOOS": self.os, "GOARCH": self.arch}
+        level = _LEVELS.get(self.arch)
+        if level is None:
+            if self.variant:
+                raise UsageError(f"platform {self} has a variant, but Go has no CPU level for {self.arch}")
+            return env
+        name, default, allowed = level
+        if self.variant and not allowed.fullmatch(self.variant):
+            raise UsageError(f"platform {self}: variant {self.variant!r} is not a {name} level Go knows")
+        value = self.variant or default
+        if self.arch == "arm":
+            value = value.removeprefix("v")
+        elif self.arch == "arm64" and "." not in value:
+            value += ".0"  # OCI says v8, GOARM64 says v8.0
+        return {**env, name: value}
+
+
+@dataclass(frozen=True)
+class MainPackage:
+    """A ``package main`` directory of a module: one service that can be built."""
+
+    import_path: str
+    """Full import path, e.g. ``example.com/shop/cmd/orders``."""
+    package: str
+    """The package relative to the module directory, as go build takes it: ``./cmd/orders`` or ``.``."""
+    dir: Path
+    """Absolute directory of the package."""
+    name: str
+    """The binary name ``go install`` would give it: the last path element (skipping a ``/vN`` suffix)."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything one build depends on besides the source tree and the toolchain."""
+
+    module_dir: Path
+    """Directory holding the module's go.mod."""
+    package: str
+    """Main package to build, ``./cmd/orders`` (or an import path)."""
+    output_name: str
+    """File name of the binary."""
+    platform: Platform
+    """Target platform."""
+    version: str
+    """Release version injected with ``-X``."""
+    commit: str
+    """Commit sha injected with ``-X``."""
+    date: str
+    """Commit time (not the wall clock, or two builds of one commit would differ), injected with ``-X``."""
+    version_var: str = "main.version"
+    """Fully qualified string variable that receives ``version``."""
+    commit_var: str = "main.commit"
+    """Fully qualified string variable that receives ``commit``."""
+    date_var: str = "main.date"
+    """Fully qualified string variable that receives ``date``."""
+    extra_ldflags: tuple[str, ...] = ()
+    """Further linker arguments, one per item; appended after ``-s -w -X …``."""
+    tags: tuple[str, ...] = ()
+    """Build tags; order does not matter (they are sorted, as the binary records them in given order)."""
+
+    def __post_init__(self) -> None:
+        name = self.output_name
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise UsageError(f"expected a plain file name for the binary (not {name!r})")
+        for var in (self.version_var, self.commit_var, self.date_var):
+            if not _LDFLAGS_VAR.fullmatch(var):
+                raise UsageError(f'expected a qualified variable like "main.version" for -X (not {var!r})')
+        for tag in self.tags:
+            if not tag or re.search(r"[\s,'\"]", tag):
+                raise UsageError(f"expected a build tag without spaces, commas or quotes (not {tag!r})")
+        self.ldflags()  # a value go could not split back out of -ldflags is refused here, not mid-build
+
+    def ldflags(self) -> str:
+        """The ``-ldflags`` value: strip symbols and DWARF, then set version, commit and date."""
+        args = ["-s", "-w"]
+        for var, value in (
+            (self.version_var, self.version),
+            (self.commit_var, self.commit),
+            (self.date_var, self.date),
+        ):
+            args += ["-X", f"{var}={value}"]
+        return _join_quoted([*args, *self.extra_ldflags])
+
+    def tag_flags(self) -> list[str]:
+        """``-tags=a,b`` sorted and without repeats, or nothing: the flags that also select files for go list."""
+        return ["-tags=" + ",".join(sorted(set(self.tags)))] if self.tags else []
+
+    def flags(self) -> list[str]:
+        """The ``go build`` flags, in a fixed order (a reordered flag list is a different cache key)."""
+        return ["-trimpath", "-buildvcs=false", f"-ldflags={self.ldflags()}", *self.tag_flags()]
+
+    def env(self) -> dict[str, str]:
+        """The build environment: no cgo (static, no host C toolchain in the bytes) and the target platform."""
+        return {"CGO_ENABLED": "0", **self.platform.go_env()}
+
+
+@dataclass(frozen=True)
+class BuiltBinary:
+    """A binary on disk and what identifies it."""
+
+    path: Path
+    """Where the binary is: ``OUT_DIR/<platform slug>/<output name>``."""
+    package: str
+    """The main package it was built from."""
+    platform: Platform
+    """Target platform."""
+    sha256: str
+    """Hex SHA-256 of the file."""
+    build_id: str
+    """Go build ID (``go tool buildid``)."""
+    size: int
+    """Size in bytes."""
+    go_version: str
+    """Toolchain that built it, ``go1.26.8``."""
+    from_cache: bool = field(default=False, compare=False)
+    """True when the build cache supplied the binary and ``go build`` did not run."""
+
+
+def _join_quoted(args: Sequence[str]) -> str:
+    """Join arguments as Go's cmd/internal/quoted.Join does, which is how go build splits -ldflags."""
+    out = []
+    for arg in args:
+        if arg and not re.search(r"[\s'\"]", arg):
+            out.append(arg)
+        elif "'" not in arg:
+            out.append(f"'{arg}'")
+        elif '"' not in arg:
+            out.append(f'"{arg}"')
+        else:
+            raise UsageError(f"a linker argument cannot hold both kinds of quote: {arg!r}")
+    return " ".join(out)
+
+
+def _exec_name(import_path: str) -> str:
+    elems = import_path.split("/")
+    if len(elems) > 1 and re.fullmatch(r"v[0-9]+", elems[-1]):
+        return elems[-2]
+    return elems[-1]
+
+
+def find_mains(go: Go, module_dir: Path) -> list[MainPackage]:
+    """Every ``package main`` of the module at ``module_dir`` with non-test Go files, sorted by package."""
+    root = module_dir.resolve()
+    found = []
+    # -e: a broken package still names itself; its build reports the error in full later.
+    for pkg in go.list_json("-e", "-json=Name,ImportPath,Dir,GoFiles", "./...", cwd=root):
+        if pkg.get("Name") != "main" or not pkg.get("GoFiles"):
+            continue
+        rel = PurePosixPath(Path(pkg["Dir"]).resolve().relative_to(root).as_posix())
+        if any(part.startswith(("_", ".")) or part == "testdata" for part in rel.parts):
+            continue
+        package = "." if rel == PurePosixPath(".") else f"./{rel}"
+        found.append(MainPackage(pkg["ImportPath"], package, Path(pkg["Dir"]), _exec_name(pkg["ImportPath"])))
+    return sorted(found, key=lambda m: m.package)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _toolchain(go: Go, request: BuildRequest) -> dict[str, str]:
+    return go.env_json(*_KEY_ENV, cwd=request.module_dir, env=request.env())
+
+
+def cache_key(go: Go, request: BuildRequest, *, toolchain: Mapping[str, str] | None = None) -> str:
+    """A hex SHA-256 over everything that decides the binary's bytes.
+
+    Toolchain and target (``go env``), the flags with every ldflags value, and the content of every input
+    that ``go list -deps`` names for this target and these tags: each non-standard package's Go, assembly,
+    syso and embedded files, every module's go.mod, the main module's go.sum (the binary records dependency
+    sums), vendor/modules.txt, go.work and the main package's default.pgo. Standard-library packages count
+    by name only; their content is fixed by GOVERSION and GOROOT.
+    """
+    toolchain = toolchain if toolchain is not None else _toolchain(go, request)
+    module_dir = request.module_dir.resolve()
+    fields = "ImportPath,Dir,Standard,Module," + ",".join(_KEY_FILES)
+    packages = go.list_json(
+        "-deps", f"-json={fields}", *request.tag_flags(), request.package, cwd=module_dir, env=request.env()
+    )
+    inputs: list[Any] = []
+    modules: dict[str, Any] = {}
+    for pkg in packages:
+        if pkg.get("Standard"):
+            inputs.append(pkg["ImportPath"])
+            continue
+        pkg_dir = Path(pkg["Dir"])
+        files = sorted({name for key in _KEY_FILES for name in pkg.get(key) or ()})
+        inputs.append([pkg["ImportPath"], [[name, _sha256_file(pkg_dir / name)] for name in files]])
+        if module := pkg.get("Module"):
+            modules[module["Path"]] = module
+    for path, module in sorted(modules.items()):
+        replace = module.get("Replace") or {}
+        gomod = Path(replace.get("GoMod") or module.get("GoMod") or "")
+        inputs.append([path, module.get("Version", ""), replace.get("Path", ""), replace.get("Version", "")])
+        if gomod.is_file():
+            inputs.append([f"{path} go.mod", _sha256_file(gomod)])
+    extras = [module_dir / "go.sum", module_dir / "vendor" / "modules.txt"]
+    if packages and not packages[-1].get("Standard"):
+        # -pgo=auto (the default) reads the main package's profile; -deps lists the main package last.
+        extras.append(Path(packages[-1]["Dir"]) / "default.pgo")
+    gowork = toolchain.get("GOWORK", "")
+    if gowork not in ("", "off"):
+        extras += [Path(gowork), Path(gowork + ".sum")]
+    for extra in extras:
+        inputs.append([extra.name, _sha256_file(extra) if extra.is_file() else None])
+    material = {
+        "schema": _CACHE_SCHEMA,
+        "toolchain": {k: toolchain.get(k, "") for k in _KEY_ENV if k != "GOWORK"},
+        "env": request.env(),
+        "flags": request.flags(),
+        "package": request.package,
+        "inputs": inputs,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class BuildCache:
+    """Binaries by :func:`cache_key`, in a directory outside the repository (``KEY.bin`` + ``KEY.json``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def default(cls, environ: Mapping[str, str] | None = None) -> BuildCache:
+        """``${XDG_CACHE_HOME:-~/.cache}/goship/builds``."""
+        environ = os.environ if environ is None else environ
+        base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return cls(Path(base) / "goship" / "builds")
+
+    def fetch(self, key: str, output: Path) -> BuiltBinary | None:
+        """Copy the binary cached under ``key`` to ``output`` and return its record; None on a miss."""
+        record_path, binary = self.directory / f"{key}.json", self.directory / f"{key}.bin"
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        # A truncated or altered entry is a miss, never a wrong binary in an image.
+        if not binary.is_file() or _sha256_file(binary) != record["sha256"]:
+            return None
+        _copy_atomically(binary, output)
+        return BuiltBinary(
+            path=output,
+            package=record["package"],
+            platform=Platform(**record["platform"]),
+            sha256=record["sha256"],
+            build_id=record["build_id"],
+            size=record["size"],
+            go_version=record["go_version"],
+            from_cache=True,
+        )
+
+    def store(self, key: str, built: BuiltBinary) -> None:
+        """Keep a copy of ``built``; the record is written last, so a reader never sees half an entry."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _copy_atomically(built.path, self.directory / f"{key}.bin")
+        record = {k: v for k, v in asdict(built).items() if k not in ("path", "from_cache")}
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=self.directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, sort_keys=True)
+        os.replace(tmp, self.directory / f"{key}.json")
+
+
+def build(go: Go, request: BuildRequest, out_dir: Path, *, cache: BuildCache | None = None) -> BuiltBinary:
+    """Build ``request`` into ``out_dir/<platform slug>/<output name>``, or take it from ``cache``."""
+    output = out_dir / request.platform.slug / request.output_name
+    toolchain = _toolchain(go, request)
+    key = cache_key(go, request, toolchain=toolchain) if cache else None
+    if cache and key and (hit := cache.fetch(key, output)):
+        return hit
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename: a failed build never leaves a half-written binary behind.
+    with tempfile.TemporaryDirectory(prefix=".goship-build-", dir=output.parent) as scratch:
+        tmp = Path(scratch) / request.output_name
+        go.build(
+            request.package,
+            output=tmp,
+            cwd=request.module_dir.resolve(),
+            flags=request.flags(),
+            env=request.env(),
+        )
+        os.replace(tmp, output)
+    built = BuiltBinary(
+        path=output,
+        package=request.package,
+        platform=request.platform,
+        sha256=_sha256_file(output),
+        build_id=go.buildid(output),
+        size=output.stat().st_size,
+        go_version=toolchain["GOVERSION"],
+    )
+    if cache and key:
+        cache.store(key, built)
+    return built
+
+
+def build_all(
+    go: Go,
+    requests: Sequence[BuildRequest],
+    out_dir: Path,
+    *,
+    max_workers: int = 2,
+    cache: BuildCache | None = None,
+) -> list[BuiltBinary]:
+    """Build every request, ``max_workers`` at a time; results in request order, the first failure raised."""
+    if max_workers < 1:
+        raise UsageError(f"expected at least 1 parallel build (not {max_workers})")
+    seen: dict[tuple[str, str], BuildRequest] = {}
+    for request in requests:
+        where = (request.platform.slug, request.output_name)
+        if where in seen:
+            raise UsageError(
+                f"two builds write {request.platform.slug}/{request.output_name}: "
+                f"{seen[where].package} and {request.package}",
+                hint="give each service its own output name",
+            )
+        seen[where] = request
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        return list(pool.map(lambda r: build(go, r, out_dir, cache=cache), requests))

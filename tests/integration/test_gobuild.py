@@ -16,7 +16,7 @@ import pytest
 from goship.errors import GoToolError, UsageError
 from goship.gotool import Go
 from goship.image import gobuild, sbom
-from goship.image.gobuild import BuildCache, BuildRequest, Platform
+from goship.image.gobuild import BuildCache, BuildRequest, go_env, parse_platform, slug
 from tests.conftest import Repo
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def request(module: Path, platform: str = "linux/amd64", **changes: object) -> B
         module_dir=module,
         package="./cmd/orders",
         output_name="orders",
-        platform=Platform.parse(platform),
+        platform=parse_platform(platform),
         version="v1.2.3",
         commit="0123456789abcdef",
         date="2024-01-02T03:04:05Z",
@@ -161,7 +161,7 @@ def test_find_mains_lists_the_services_and_skips_test_only_testdata_and_undersco
 def test_a_build_injects_version_commit_and_date_and_is_static(shop: Path, tmp_path: Path) -> None:
     go = Go(shop)
     built = gobuild.build(go, request(shop, host_platform(go)), tmp_path / "out")
-    assert built.path == tmp_path / "out" / built.platform.slug / "orders"
+    assert built.path == tmp_path / "out" / slug(built.platform) / "orders"
     assert run(built.path).startswith(
         "orders version=v1.2.3 commit=0123456789abcdef date=2024-01-02T03:04:05Z lib=lib-1 banner=welcome"
     )
@@ -238,13 +238,13 @@ def test_build_all_cross_compiles_every_service_for_every_platform(shop: Path, t
     assert [(b.package, str(b.platform)) for b in built] == [(r.package, str(r.platform)) for r in requests]
     assert sorted(go.builds) == sorted(r.package for r in requests)
     for b in built:
-        assert b.path == tmp_path / "out" / b.platform.slug / Path(b.package).name
+        assert b.path == tmp_path / "out" / slug(b.platform) / Path(b.package).name
         bits, machine = elf_machine(b.path)
-        assert machine == ELF_MACHINE[b.platform.arch]
-        assert bits == (1 if b.platform.arch == "arm" else 2)
+        assert machine == ELF_MACHINE[b.platform.architecture]
+        assert bits == (1 if b.platform.architecture == "arm" else 2)
         info = sbom.read_build_info(go, b.path)
-        assert (info.setting("GOOS"), info.setting("GOARCH")) == ("linux", b.platform.arch)
-    arm = next(b for b in built if b.platform.arch == "arm")
+        assert (info.setting("GOOS"), info.setting("GOARCH")) == ("linux", b.platform.architecture)
+    arm = next(b for b in built if b.platform.architecture == "arm")
     assert sbom.read_build_info(go, arm.path).setting("GOARM") == "7"
     with pytest.raises(UsageError, match="two builds write linux_amd64/billing"):
         gobuild.build_all(go, [requests[0], dataclasses.replace(requests[0], version="v2")], tmp_path / "out")
@@ -284,7 +284,7 @@ def test_the_cache_skips_go_build_until_something_that_decides_the_bytes_changes
     (shop / "internal" / "banner" / "banner.txt").write_text("hello")
     shas.add(changed("embed"))
     shas.add(changed("ldflags", dataclasses.replace(orders, version="v1.2.4")))
-    shas.add(changed("platform", dataclasses.replace(orders, platform=Platform.parse("linux/amd64"))))
+    shas.add(changed("platform", dataclasses.replace(orders, platform=parse_platform("linux/amd64"))))
     assert len(go.builds) == 6 and len(shas) == 6
 
     # Back to the first sources: the first entry is still there.
@@ -317,13 +317,13 @@ def test_a_failed_build_leaves_no_binary_and_keeps_go_s_message(shop: Path, tmp_
 def test_bad_platforms_and_names_are_usage_errors(shop: Path) -> None:
     for text in ("linux", "linux/amd64/v9", "linux/arm/v8", "linux/386/v1", "Linux/AMD64"):
         with pytest.raises(UsageError):
-            Platform.parse(text)
-    assert Platform.parse("linux/arm64/v8").go_env() == {
+            parse_platform(text)
+    assert go_env(parse_platform("linux/arm64/v8")) == {
         "GOOS": "linux",
         "GOARCH": "arm64",
         "GOARM64": "v8.0",
     }
-    assert Platform.parse("linux/amd64/v3").go_env()["GOAMD64"] == "v3"
+    assert go_env(parse_platform("linux/amd64/v3"))["GOAMD64"] == "v3"
     with pytest.raises(UsageError, match="plain file name"):
         request(shop, output_name="../orders")
     with pytest.raises(UsageError, match="qualified variable"):

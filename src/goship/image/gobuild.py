@@ -21,6 +21,7 @@ from typing import Any
 
 from goship.errors import UsageError
 from goship.gotool import Go
+from goship.image.oci import Platform
 
 # Which CPU-level variable a GOARCH reads, its default, and the variants an OCI platform may name.
 _LEVELS: dict[str, tuple[str, str, re.Pattern[str]]] = {
@@ -36,54 +37,41 @@ _KEY_ENV = (
     "GOFLAGS", "CGO_ENABLED", "GOFIPS140", "GOWORK", "GO111MODULE",
 )  # fmt: skip
 _KEY_FILES = ("GoFiles", "SFiles", "HFiles", "SysoFiles", "EmbedFiles")
-_CACHE_SCHEMA = "goship-build-cache/1"
+_CACHE_SCHEMA = "goship-build-cache/2"
 
 
-@dataclass(frozen=True)
-class Platform:
-    """A build target in OCI's ``os/arch[/variant]`` words, mapped onto GOOS, GOARCH and GOAMD64/GOARM."""
+def parse_platform(text: str) -> Platform:
+    """``linux/amd64`` or ``linux/arm/v7``, refused now (not at build time) when Go cannot build it."""
+    if not _PLATFORM.fullmatch(text):
+        raise UsageError(f'expected a platform like "linux/amd64" or "linux/arm/v7" (not {text!r})')
+    platform = Platform.parse(text)
+    go_env(platform)
+    return platform
 
-    os: str
-    """GOOS, e.g. ``linux``."""
-    arch: str
-    """GOARCH, e.g. ``amd64`` or ``arm64``."""
-    variant: str = ""
-    """OCI variant (``v7`` for arm, ``v3`` for amd64, ``v8`` for arm64); empty means Go's default level."""
 
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        m = _PLATFORM.fullmatch(text)
-        if not m:
-            raise UsageError(f'expected a platform like "linux/amd64" or "linux/arm/v7" (not {text!r})')
-        platform = cls(m["os"], m["arch"], m["variant"] or "")
-        platform.go_env()  # refuse a variant the architecture has no level for, now rather than at build
-        return platform
+def slug(platform: Platform) -> str:
+    """``linux_arm_v7``: the platform as one path element."""
+    return str(platform).replace("/", "_")
 
-    def __str__(self) -> str:
-        return f"{self.os}/{self.arch}" + (f"/{self.variant}" if self.variant else "")
 
-    @property
-    def slug(self) -> str:
-        """``linux_arm_v7``: the platform as one path element."""
-        return str(self).replace("/", "_")
-
-    def go_env(self) -> dict[str, str]:
-        """GOOS, GOARCH and the CPU level, always spelled out so that the caller's environment cannot move it."""
-        env = {"GOOS": self.os, "GOARCH": self.arch}
-        level = _LEVELS.get(self.arch)
-        if level is None:
-            if self.variant:
-                raise UsageError(f"platform {self} has a variant, but Go has no CPU level for {self.arch}")
-            return env
-        name, default, allowed = level
-        if self.variant and not allowed.fullmatch(self.variant):
-            raise UsageError(f"platform {self}: variant {self.variant!r} is not a {name} level Go knows")
-        value = self.variant or default
-        if self.arch == "arm":
-            value = value.removeprefix("v")
-        elif self.arch == "arm64" and "." not in value:
-            value += ".0"  # OCI says v8, GOARM64 says v8.0
-        return {**env, name: value}
+def go_env(platform: Platform) -> dict[str, str]:
+    """GOOS, GOARCH and the CPU level, always spelled out so that the caller's environment cannot move it."""
+    arch = platform.architecture
+    env = {"GOOS": platform.os, "GOARCH": arch}
+    level = _LEVELS.get(arch)
+    if level is None:
+        if platform.variant:
+            raise UsageError(f"platform {platform} has a variant, but Go has no CPU level for {arch}")
+        return env
+    name, default, allowed = level
+    if platform.variant and not allowed.fullmatch(platform.variant):
+        raise UsageError(f"platform {platform}: variant {platform.variant!r} is not a {name} level Go knows")
+    value = platform.variant or default
+    if arch == "arm":
+        value = value.removeprefix("v")
+    elif arch == "arm64" and "." not in value:
+        value += ".0"  # OCI says v8, GOARM64 says v8.0
+    return {**env, name: value}
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,7 @@ class BuildRequest:
 
     def env(self) -> dict[str, str]:
         """The build environment: no cgo (static, no host C toolchain in the bytes) and the target platform."""
-        return {"CGO_ENABLED": "0", **self.platform.go_env()}
+        return {"CGO_ENABLED": "0", **go_env(self.platform)}
 
 
 @dataclass(frozen=True)
@@ -328,7 +316,7 @@ class BuildCache:
         return BuiltBinary(
             path=output,
             package=record["package"],
-            platform=Platform(**record["platform"]),
+            platform=Platform.from_json(record["platform"]),
             sha256=record["sha256"],
             build_id=record["build_id"],
             size=record["size"],
@@ -349,7 +337,7 @@ class BuildCache:
 
 def build(go: Go, request: BuildRequest, out_dir: Path, *, cache: BuildCache | None = None) -> BuiltBinary:
     """Build ``request`` into ``out_dir/<platform slug>/<output name>``, or take it from ``cache``."""
-    output = out_dir / request.platform.slug / request.output_name
+    output = out_dir / slug(request.platform) / request.output_name
     toolchain = _toolchain(go, request)
     key = cache_key(go, request, toolchain=toolchain) if cache else None
     if cache and key and (hit := cache.fetch(key, output)):
@@ -393,10 +381,10 @@ def build_all(
         raise UsageError(f"expected at least 1 parallel build (not {max_workers})")
     seen: dict[tuple[str, str], BuildRequest] = {}
     for request in requests:
-        where = (request.platform.slug, request.output_name)
+        where = (slug(request.platform), request.output_name)
         if where in seen:
             raise UsageError(
-                f"two builds write {request.platform.slug}/{request.output_name}: "
+                f"two builds write {slug(request.platform)}/{request.output_name}: "
                 f"{seen[where].package} and {request.package}",
                 hint="give each service its own output name",
             )

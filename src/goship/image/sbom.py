@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import goship
 from goship.errors import GoToolError, UsageError
+from goship.gostrconv import QuoteError, unquote
 from goship.gotool import Go
-from goship.modfile._quoting import _QuoteError, _unquote
 
 MEDIA_TYPE = "application/spdx+json"
 """The media type of :func:`serialize`'s bytes, e.g. for an OCI artifact or referrer."""
@@ -118,8 +118,8 @@ def _go_string(literal: str) -> str:
     if literal.startswith("`"):
         return literal[1:-1]
     try:
-        return _unquote(literal)
-    except _QuoteError as exc:
+        return unquote(literal)
+    except QuoteError as exc:
         raise _LineError(f"invalid quoted string {literal!r}") from exc
 
 

@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING
 
 from goship import semver
+from goship.gostrconv import QuoteError, unquote
 from goship.modfile._model import (
     Exclude,
     Godebug,
@@ -24,7 +25,6 @@ from goship.modfile._model import (
     Tool,
     ToolchainDirective,
 )
-from goship.modfile._quoting import _QuoteError, _unquote
 from goship.modfile._syntax import _GO_SPACE, _GO_SPACE_RUN, _Block, _Line, _Node, _Parser, _SyntaxFailure
 from goship.semver import go_quote
 
@@ -100,17 +100,17 @@ class _DirectiveError(Exception):
 
 def _parse_string(token: str) -> str:
     if token.startswith('"'):
-        return _unquote(token)
+        return unquote(token)
     if any(q in token for q in "\"'`"):
         # Other quotes are reserved, so that 'x' or `x` is an error rather than a path with quotes in it.
-        raise _QuoteError("unquoted string cannot contain quote")
+        raise QuoteError("unquoted string cannot contain quote")
     return token
 
 
 def _string_arg(token: str) -> str:
     try:
         return _parse_string(token)
-    except _QuoteError as exc:
+    except QuoteError as exc:
         raise _DirectiveError(f"invalid quoted string: {exc}") from None
 
 
@@ -122,7 +122,7 @@ def _version_arg(verb: str, path: str, token: str, *, canonicalize: bool = True)
     """Go's parseVersion without a fixer: canonical or refused (retract takes versions as written)."""
     try:
         text = _parse_string(token)
-    except _QuoteError as exc:
+    except QuoteError as exc:
         invalid = semver.InvalidVersionError(token, str(exc))
         raise _DirectiveError(_directive_prefix(verb, path) + invalid.message, show_found=False) from None
     if not canonicalize:

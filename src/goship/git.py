@@ -5,6 +5,7 @@ No shell, typed results, and git's own stderr kept in the error so a person sees
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,6 +224,21 @@ class Git:
                 )
             )
         return commits
+
+
+def web_url(remote_url: str | None) -> str | None:
+    """The https address of a repository from its remote URL (scp-like, ssh, https or git), or ``None``."""
+    if not remote_url:
+        return None
+    url = remote_url.strip()
+    m = re.match(r"^(?:ssh://)?[\w.-]+@(?P<host>[^:/]+)[:/](?:\d+/)?(?P<path>.+?)(?:\.git)?/?$", url)
+    if not m:
+        m = re.match(
+            r"^(?:https?|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$", url
+        )
+    if not m:
+        return None
+    return f"https://{m.group('host')}/{m.group('path')}"
 
 
 def _first_lines(text: str, limit: int = 5) -> str:

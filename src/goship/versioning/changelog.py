@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from goship.errors import CheckFailedError
+from goship.git import web_url
 from goship.versioning.bump import CommitBump
 
 SECTIONS = ("Breaking changes", "Features", "Fixes", "Performance", "Other")
@@ -133,24 +134,14 @@ def prepend_release(existing: str | None, rendered: str, *, title: str) -> str:
 
 def commit_url_for(remote_url: str | None) -> str | None:
     """A commit-link template for common forges, from a remote's URL (``None`` when unknown)."""
-    if not remote_url:
+    web = web_url(remote_url)
+    if web is None:
         return None
-    url = remote_url.strip()
-    m = re.match(r"^(?:ssh://)?[\w.-]+@(?P<host>[^:/]+)[:/](?:\d+/)?(?P<path>.+?)(?:\.git)?/?$", url)
-    if m:
-        host, path = m.group("host"), m.group("path")
-    else:
-        m = re.match(
-            r"^(?:https?|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$", url
-        )
-        if not m:
-            return None
-        host, path = m.group("host"), m.group("path")
-    if "gitlab" in host:
-        return f"https://{host}/{path}/-/commit/{{sha}}"
-    if "bitbucket" in host:
-        return f"https://{host}/{path}/commits/{{sha}}"
-    return f"https://{host}/{path}/commit/{{sha}}"
+    if "gitlab" in web:
+        return f"{web}/-/commit/{{sha}}"
+    if "bitbucket" in web:
+        return f"{web}/commits/{{sha}}"
+    return f"{web}/commit/{{sha}}"
 
 
 def _dependency_update(cb: CommitBump, bots: Sequence[str]) -> str | None:

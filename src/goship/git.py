@@ -138,6 +138,14 @@ class Git:
             return None
         raise GitError(f"git show {rev}:{path} failed: {_first_lines(done.stderr)}")
 
+    def worktree_add(self, path: Path, rev: str) -> None:
+        """A detached checkout of ``rev`` at ``path``, sharing this repository's objects."""
+        self.run("worktree", "add", "--detach", "--quiet", str(path), rev)
+
+    def worktree_remove(self, path: Path) -> None:
+        self.run("worktree", "remove", "--force", str(path), check=False)
+        self.run("worktree", "prune", check=False)
+
     def dirty_paths(self) -> list[str]:
         """What ``git status`` lists: modified, staged and untracked (not ignored) paths."""
         done = self.run("status", "--porcelain=v1", "-z")

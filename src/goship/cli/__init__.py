@@ -42,6 +42,11 @@ def build_app() -> cyclopts.App:
         help="Create (and --push) the release tags the commits call for; refuse the wrong ones.",
     )
     app.command(
+        "goship.cli.build:build",
+        name="build",
+        help="Build every Go service into a reproducible OCI image (no Docker) in the local store.",
+    )
+    app.command(
         "goship.cli.deps:app",
         name="deps",
         help="Dependency gates: 'check' go.mod/go.sum/vendor, 'diff' two revisions, 'parse' a go.mod.",

@@ -1,0 +1,66 @@
+"""What 'goship build' and 'goship publish' share: the local store, the services, registry clients."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from goship.cli._session import Session, open_session
+from goship.git import web_url
+from goship.gotool import Go
+from goship.image.build import ImageBuilder
+from goship.image.gobuild import BuildCache
+from goship.image.layout import Layout
+from goship.image.registry import Registry
+from goship.image.services import Service, resolve_services
+from goship.versioning.plan import BuildIdentity, build_identity
+
+
+@dataclass
+class ImageSession:
+    session: Session
+    go: Go
+    store: Layout
+    services: list[Service]
+    insecure: bool
+
+    def identity(self, service: Service) -> BuildIdentity:
+        return build_identity(self.session.repo, service.module)
+
+    def open_registry(self, host: str) -> Registry:
+        from goship.image.auth import credentials_for
+
+        return Registry(host, credentials=credentials_for(host), insecure=self.insecure)
+
+    def builder(self, work_dir: Path, *, cache: bool) -> ImageBuilder:
+        repo = self.session.repo
+        return ImageBuilder(
+            top=repo.top,
+            go=self.go,
+            store=self.store,
+            work_dir=work_dir,
+            cache=BuildCache.default() if cache else None,
+            source_url=web_url(repo.git.remote_url(self.session.config.tags.remote)),
+            open_registry=self.open_registry,
+        )
+
+
+def default_store(top: Path) -> Path:
+    """``~/.cache/goship/store/<repo>-<hash>``: outside the work tree, so builds never make it dirty."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "goship" / "store"
+    return base / f"{top.name}-{hashlib.sha256(str(top).encode()).hexdigest()[:12]}"
+
+
+def open_images(
+    *, names: list[str], platforms: list[str], store: Path | None, insecure: bool
+) -> ImageSession:
+    session = open_session()
+    repo, config = session.repo, session.config
+    go = Go(repo.top)
+    services = resolve_services(repo.top, repo.modules, config, go, names=names, platforms=platforms)
+    where = store or (
+        Path(config.images.store).expanduser() if config.images.store else default_store(repo.top)
+    )
+    return ImageSession(session=session, go=go, store=Layout(where), services=services, insecure=insecure)

@@ -1,0 +1,107 @@
+"""The Go services of a repository: from goship.yaml's ``services``, or by default every ``package main``
+of every module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from goship.config import GoshipConfig, LdflagsConfig, ServiceConfig
+from goship.errors import UsageError
+from goship.gotool import Go
+from goship.image.gobuild import find_mains, parse_platform
+from goship.image.oci import Platform
+from goship.modules import Module
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service, resolved: where its main package is, what it is built for, where it is published."""
+
+    name: str
+    module: Module
+    package: str
+    """The main package, relative to the module (``./cmd/orders``)."""
+    repository: str | None
+    """Where it is published (``registry.example.com/team/orders``); ``None`` when nowhere is configured."""
+    platforms: tuple[Platform, ...]
+    settings: ServiceConfig
+    """The service's goship.yaml entry (defaults filled in for a discovered service)."""
+
+    @property
+    def ldflags(self) -> LdflagsConfig:
+        return self.settings.ldflags
+
+    def module_dir(self, top: Path) -> Path:
+        return top if self.module.dir == "." else top / self.module.dir
+
+
+def resolve_services(
+    top: Path,
+    modules: Sequence[Module],
+    config: GoshipConfig,
+    go: Go,
+    *,
+    names: Sequence[str] = (),
+    platforms: Sequence[str] = (),
+) -> list[Service]:
+    """The services to build: goship.yaml's, else each main package; only ``names`` when given."""
+    entries = list(config.services)
+    if not entries:
+        for module in modules:
+            module_dir = top if module.dir == "." else top / module.dir
+            for main in find_mains(go, module_dir):
+                entries.append(ServiceConfig(name=main.name, main=main.package, module=module.dir))
+    if not entries:
+        raise UsageError(
+            "no Go service to build: no 'package main' in any module and no 'services' in goship.yaml",
+            hint="add a main package (e.g. cmd/orders/main.go) or list services in goship.yaml",
+        )
+    by_dir = {m.dir: m for m in modules}
+    services = []
+    for entry in entries:
+        if not set(entry.name) <= _NAME_CHARS or not entry.name:
+            raise UsageError(
+                f"service name {entry.name!r}: expected lower-case letters, digits, '-', '_' or '.'",
+                hint="image names are lower case (OCI distribution spec); rename the service in goship.yaml",
+            )
+        wanted_dir = entry.module.strip().removeprefix("./").rstrip("/") or "."
+        owner = by_dir.get(wanted_dir)
+        if owner is None:
+            raise UsageError(
+                f"service {entry.name}: no Go module at {entry.module!r} (expected one of: {', '.join(by_dir)})",
+                hint="set 'module' to the directory of the service's go.mod, relative to the repository root",
+            )
+        wanted = platforms or entry.platforms
+        repository = entry.image or (
+            f"{config.images.registry.rstrip('/')}/{entry.name}" if config.images.registry else None
+        )
+        services.append(
+            Service(
+                name=entry.name,
+                module=owner,
+                package=entry.main,
+                repository=repository,
+                platforms=tuple(parse_platform(p) for p in wanted),
+                settings=entry,
+            )
+        )
+    if names:
+        known = {s.name for s in services}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise UsageError(
+                f"no service named {missing[0]!r} (expected one of: {', '.join(sorted(known))})",
+                hint="services come from goship.yaml 'services', or are the main packages' directory names",
+            )
+        services = [s for s in services if s.name in names]
+    duplicates = sorted({s.name for s in services if [t.name for t in services].count(s.name) > 1})
+    if duplicates:
+        raise UsageError(
+            f"two services are named {duplicates[0]!r}",
+            hint="give each service its own name in goship.yaml 'services'",
+        )
+    return services

@@ -47,6 +47,11 @@ def build_app() -> cyclopts.App:
         help="Build every Go service into a reproducible OCI image (no Docker) in the local store.",
     )
     app.command(
+        "goship.cli.publish:publish",
+        name="publish",
+        help="Push each service's image with its exact tag and rolling tags that never move backwards.",
+    )
+    app.command(
         "goship.cli.deps:app",
         name="deps",
         help="Dependency gates: 'check' go.mod/go.sum/vendor, 'diff' two revisions, 'parse' a go.mod.",

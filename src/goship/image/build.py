@@ -19,7 +19,7 @@ from goship.image.base import SCRATCH, Base, static_base
 from goship.image.compose import ComposedImage, compose_image, compose_index, image_annotations
 from goship.image.gobuild import BuildCache, BuildRequest, BuiltBinary, build_all
 from goship.image.layout import Layout
-from goship.image.oci import ARTIFACT_TYPE_SPDX, Platform, artifact_manifest, describe
+from goship.image.oci import ARTIFACT_TYPE_SPDX, EMPTY_JSON, Platform, artifact_manifest, describe
 from goship.image.pull import RegistryFactory, pull_base
 from goship.image.services import Service
 from goship.versioning.plan import BuildIdentity
@@ -205,6 +205,7 @@ class ImageBuilder:
                 )
             },
         )
+        self.store.put_blob(EMPTY_JSON, digest=manifest.config.digest)  # the artifact's empty config
         body = manifest.to_bytes()
         descriptor = manifest.descriptor()
         self.store.put_blob(body, digest=descriptor.digest)

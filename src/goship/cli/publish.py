@@ -1,0 +1,84 @@
+"""``goship publish``: build what is not built for HEAD, then push it with its exact and rolling tags."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from goship.cli._images import open_images
+
+
+def publish(
+    *,
+    service: Annotated[list[str] | None, Parameter(negative=())] = None,
+    platform: Annotated[list[str] | None, Parameter(negative=())] = None,
+    store: Path | None = None,
+    force: Annotated[bool, Parameter(negative=())] = False,
+    insecure: Annotated[bool, Parameter(negative=())] = False,
+    dry_run: Annotated[bool, Parameter(negative=())] = False,
+    json: Annotated[bool, Parameter(negative=())] = False,
+) -> int:
+    """Push each service's image for HEAD (its release tag, else a dev version) to its registry: blobs,
+    manifests by digest, SBOMs, then the exact tag, then the rolling tags (vX.Y, vX, latest) — which move
+    only when this is the newest release of their group, judged from the registry's tags and git's.
+
+    Parameters
+    ----------
+    service
+        Only this service; repeatable.
+    platform
+        Build for this platform instead of the configured ones; repeatable.
+    store
+        goship's local OCI image layout (default: images.store, else ~/.cache/goship/store/<repo>).
+    force
+        Let the exact tag move to a different digest (replacing a broken release on purpose).
+    insecure
+        Plain http, allowed only for a registry on a loopback address (tests, local registries).
+    dry_run
+        Print the plan (what each tag does and why), push nothing.
+    json
+        Print one JSON document: {"images": [{"service", "repository", "digest", "platforms",
+        "tags": [{"tag", "action", "previous", "reason"}], "sbom"}], "dry_run"}.
+
+    Example: goship publish --dry-run
+    """
+    from goship.image.publish import plan_publish, push, release_record, save_record, split_repository
+    from goship.ui import console
+    from goship.versioning.tags import classify_tags
+
+    images = open_images(names=service or [], platforms=platform or [], store=store, insecure=insecure)
+    repo = images.session.repo
+    templates = images.session.config.images.tags
+    records: list[dict[str, object]] = []
+    pushed: dict[str, str] = {}
+    registries = {}
+    with tempfile.TemporaryDirectory(prefix="goship-publish-") as work:
+        builder = images.builder(Path(work), cache=True)
+        for s in images.services:
+            built = builder.build(s, images.identity(s))
+            git_versions = [r.version for r in classify_tags(s.module, repo.modules, repo.tags).releases]
+            host = split_repository(built.repository)[0] if built.repository else ""
+            if host not in registries:
+                registries[host] = images.open_registry(host)
+            registry = registries[host]
+            plan = plan_publish(registry, built, git_versions=git_versions, templates=templates, force=force)
+            if dry_run:
+                records.append(release_record(plan))
+                continue
+            record = push(registry, images.store, plan, pushed=pushed)
+            save_record(images.store, record)
+            records.append(record)
+    if json:
+        console.print_json({"images": records, "dry_run": dry_run})
+        return 0
+    for record in records:
+        console.info(f"{'plan for' if dry_run else 'published'} {record['repository']}@{record['digest']}")
+        for t in record["tags"]:  # type: ignore[attr-defined]
+            before = t["previous"][:19] + "…" if t["previous"] else "(none)"
+            console.info(
+                f"  {t['tag']}: {t['action']} — {before} → {str(record['digest'])[:19]}…  ({t['reason']})"
+            )
+    return 0

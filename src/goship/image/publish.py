@@ -1,0 +1,221 @@
+"""``goship publish``: push a built image to its registry — blobs, then manifests by digest, then SBOM
+referrers, then the exact tag, then the rolling tags, each verified — so a failure at any point leaves
+nothing that names a half-pushed image, and a rolling tag never moves before its exact tag."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, MutableMapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from goship.config import ImageTagsConfig
+from goship.errors import RegistryError, UsageError
+from goship.image.build import BuiltImage
+from goship.image.layout import Layout, StoredImage
+from goship.image.registry import Registry
+from goship.image.tags import TagAction, check_templates, plan_tags, version_of
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What publishing one image will do."""
+
+    service: str
+    repository: str
+    """``host/path`` of the image."""
+    digest: str
+    version: str
+    released: bool
+    commit: str
+    platforms: tuple[str, ...]
+    tags: tuple[TagAction, ...]
+    sboms: tuple[str, ...]
+
+    @property
+    def host(self) -> str:
+        return split_repository(self.repository)[0]
+
+    @property
+    def repo(self) -> str:
+        return split_repository(self.repository)[1]
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """``registry.example.com/team/orders`` → host, path; the host must be named (no Docker Hub guess)."""
+    host, _, path = repository.partition("/")
+    if not path or not ("." in host or ":" in host or host == "localhost") or path != path.lower():
+        raise UsageError(
+            f"image {repository!r}: expected REGISTRY/PATH such as registry.example.com/team/orders",
+            hint="name the registry host explicitly (docker.io/… for Docker Hub); paths are lower case",
+        )
+    return host, path
+
+
+def plan_publish(
+    registry: Registry,
+    built: BuiltImage,
+    *,
+    git_versions: Iterable[str],
+    templates: ImageTagsConfig,
+    force: bool = False,
+) -> PublishPlan:
+    """Read the registry's tags and decide every tag's fate; refuses a taken exact tag before any push."""
+    if built.repository is None:
+        raise UsageError(
+            f"service {built.service} has nowhere to be published",
+            hint="set 'image' on the service in goship.yaml, or images.registry for all of them",
+        )
+    check_templates(templates)
+    _, repo = split_repository(built.repository)
+    version = built.version if built.released else None
+    names = [
+        a.tag
+        for a in plan_tags(
+            version=version,
+            commit=built.commit,
+            digest=built.digest,
+            existing={},
+            known_versions=[],
+            templates=templates,
+        )
+    ]
+    existing = {}
+    for name in names:
+        found = registry.head_manifest(repo, name)
+        if found is not None:
+            existing[name] = found[0]
+    published = [v for t in registry.list_tags(repo) if (v := version_of(templates, t))]
+    actions = plan_tags(
+        version=version,
+        commit=built.commit,
+        digest=built.digest,
+        existing=existing,
+        known_versions=[*published, *git_versions],
+        templates=templates,
+        force=force,
+    )
+    return PublishPlan(
+        service=built.service,
+        repository=built.repository,
+        digest=built.digest,
+        version=built.version,
+        released=built.released,
+        commit=built.commit,
+        platforms=tuple(p.platform for p in built.platforms),
+        tags=tuple(actions),
+        sboms=tuple(p.sbom for p in built.platforms if p.sbom),
+    )
+
+
+def push(
+    registry: Registry,
+    store: Layout,
+    plan: PublishPlan,
+    *,
+    pushed: MutableMapping[str, str] | None = None,
+) -> dict[str, object]:
+    """Carry out ``plan``; returns the release record. ``pushed`` (blob digest → repository) lets later
+    images of the same run mount blobs instead of uploading them again."""
+    repo = plan.repo
+    seen = pushed if pushed is not None else {}
+    index = store.read(plan.digest)
+    images = [i for i in getattr(index, "images", ()) if isinstance(i, StoredImage)]
+    for image in images:
+        _push_manifest(registry, store, repo, image, seen, plan.host)
+    _put(registry, repo, plan.digest, store, index.descriptor.media_type)
+    for sbom in plan.sboms:
+        artifact = store.read(sbom)
+        assert isinstance(artifact, StoredImage)
+        _push_blobs(
+            registry,
+            store,
+            repo,
+            [artifact.manifest.config.digest, *(d.digest for d in artifact.layers)],
+            seen,
+            plan.host,
+        )
+        registry.put_referrer(repo, store.read_blob(sbom), artifact.descriptor.media_type)  # type: ignore[arg-type]
+    body = store.read_blob(plan.digest)  # type: ignore[arg-type]
+    for action in plan.tags:  # the exact tag comes first in the plan, rolling tags after it
+        if action.action not in ("created", "moved"):
+            continue
+        registry.put_manifest(repo, action.tag, body, index.descriptor.media_type)
+        now = registry.head_manifest(repo, action.tag)
+        if now is None or now[0] != plan.digest:
+            raise RegistryError(
+                f"{plan.repository}:{action.tag} should name {plan.digest} after the push, "
+                f"but names {now[0] if now else 'nothing'}",
+                hint="another publisher may be writing the same tags; run goship publish again",
+            )
+    return release_record(plan)
+
+
+def release_record(plan: PublishPlan) -> dict[str, object]:
+    """The record of one published image (``goship publish --json`` lists these)."""
+    return {
+        "service": plan.service,
+        "repository": plan.repository,
+        "digest": plan.digest,
+        "version": plan.version,
+        "commit": plan.commit,
+        "platforms": list(plan.platforms),
+        "tags": [
+            {"tag": a.tag, "action": a.action, "previous": a.previous, "reason": a.reason} for a in plan.tags
+        ],
+        "sbom": plan.sboms[0] if plan.sboms else None,
+        "sboms": list(plan.sboms),
+    }
+
+
+def save_record(store: Layout, record: dict[str, object]) -> Path:
+    """Keep the release record beside the store: ``releases/<service>/<version>.json``."""
+    path = store.root / "releases" / str(record["service"]) / f"{record['version']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def plan_json(plan: PublishPlan) -> dict[str, object]:
+    return {**release_record(plan), "actions": [asdict(a) for a in plan.tags]}
+
+
+def _push_manifest(
+    registry: Registry,
+    store: Layout,
+    repo: str,
+    image: StoredImage,
+    seen: MutableMapping[str, str],
+    host: str,
+) -> None:
+    _push_blobs(
+        registry, store, repo, [image.manifest.config.digest, *(d.digest for d in image.layers)], seen, host
+    )
+    _put(registry, repo, image.descriptor.digest, store, image.descriptor.media_type)
+
+
+def _put(registry: Registry, repo: str, digest: str, store: Layout, media_type: str) -> None:
+    registry.put_manifest(repo, digest, store.read_blob(digest), media_type)  # type: ignore[arg-type]
+
+
+def _push_blobs(
+    registry: Registry,
+    store: Layout,
+    repo: str,
+    digests: Iterable[str],
+    seen: MutableMapping[str, str],
+    host: str,
+) -> None:
+    for digest in dict.fromkeys(digests):
+        key = f"{host}/{digest}"
+        if registry.blob_exists(repo, digest) is not None:
+            seen[key] = repo
+            continue
+        source = seen.get(key)
+        if source and source != repo and registry.mount_blob(repo, digest, source):
+            continue
+        registry.upload_blob(repo, store.blob_path(digest), digest)  # type: ignore[arg-type]
+        seen[key] = repo

@@ -69,7 +69,7 @@ class Repo:
 
     def commit(self, message: str, *, files: dict[str, str] | None = None, author: str | None = None) -> str:
         """Commit ``files`` (default: a change in a root file) with ``message``; returns the sha."""
-        files = files if files is not None else {"main.go": f"package main // {self._clock}\n"}
+        files = files if files is not None else {"doc.go": f"package shop // {self._clock}\n"}
         for rel, text in files.items():
             self.write(rel, text)
         self.git("add", "-A")

@@ -38,6 +38,7 @@ def app(repo: Repo, goenv: dict[str, str]) -> Repo:
         "main.go", 'package main\n\nimport "example.com/lib"\n\nfunc main() { println(lib.Version()) }\n'
     )
     repo.write("go.mod", "module example.com/shop\n\ngo 1.22\n\nrequire example.com/lib v1.0.0\n")
+    (repo.path / "doc.go").unlink()  # the root is this main package now
     run_go(repo, goenv, "mod", "tidy")
     repo.commit("feat: use lib", files={})
     return repo

@@ -73,7 +73,7 @@ def build(
     if verify_reproducible:
         from goship.image.reproduce import verify_reproducible as verify
 
-        verify(images)
+        verify(images.session.repo, images.services, images.identity, images.open_registry)
     with tempfile.TemporaryDirectory(prefix="goship-build-") as work:
         builder = images.builder(Path(work), cache=cache)
         built = [builder.build(s, images.identity(s)) for s in images.services]

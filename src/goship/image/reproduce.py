@@ -4,22 +4,25 @@ HEAD with an empty store and no cache, and name the first input whose digest dif
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from goship.errors import CheckFailedError
 from goship.gotool import Go
 from goship.image.build import BuiltImage, ImageBuilder
 from goship.image.layout import Layout, StoredImage
+from goship.image.pull import RegistryFactory
+from goship.image.services import Service
+from goship.versioning.plan import BuildIdentity, Repository
 
-if TYPE_CHECKING:
-    from goship.cli._images import ImageSession
 
-
-def verify_reproducible(images: ImageSession) -> list[BuiltImage]:
+def verify_reproducible(
+    repo: Repository,
+    services: Sequence[Service],
+    identity: Callable[[Service], BuildIdentity],
+    open_registry: RegistryFactory,
+) -> list[BuiltImage]:
     """The images of the first build, when the second is byte for byte the same."""
-    repo = images.session.repo
     with tempfile.TemporaryDirectory(prefix="goship-repro-") as scratch:
         runs: list[tuple[Layout, list[BuiltImage]]] = []
         for n in (1, 2):
@@ -35,9 +38,9 @@ def verify_reproducible(images: ImageSession) -> list[BuiltImage]:
                     work_dir=root / "work",
                     cache=None,
                     source_url=None,
-                    open_registry=images.open_registry,
+                    open_registry=open_registry,
                 )
-                runs.append((store, [builder.build(s, images.identity(s)) for s in images.services]))
+                runs.append((store, [builder.build(s, identity(s)) for s in services]))
             finally:
                 repo.git.worktree_remove(checkout)
         (store_a, first), (store_b, second) = runs

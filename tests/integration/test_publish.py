@@ -1,0 +1,193 @@
+"""``goship publish`` against the real registry (Debian's docker-registry), read back with skopeo."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Repo
+from tests.integration.images import add_service
+from tests.integration.registry_fixtures import basic_registry, registry
+from tests.integration.registryserver import Fault, FaultProxy, RunningRegistry
+
+pytestmark = pytest.mark.integration
+__all__ = ["basic_registry", "registry"]  # fixtures, imported for pytest
+
+
+def configure(repo: Repo, host: str, tmp_path: Path) -> str:
+    """Point the repo's images at ``host`` under a namespace of this test; returns the image path."""
+    namespace = re.sub(r"[^a-z0-9]+", "-", tmp_path.name.lower()).strip("-")
+    repo.write("goship.yaml", f"images:\n  registry: {host}/{namespace}\n")
+    repo.write(".gitignore", "goship.yaml\n")
+    repo.commit("chore: ignore local config", files={})
+    return f"{host}/{namespace}/orders"
+
+
+def publish(repo: Repo, tmp_path: Path, *args: str, **env: str) -> tuple[int, dict[str, object], str]:
+    result = repo.goship("publish", "--insecure", "--store", str(tmp_path / "store"), "--json", *args, **env)
+    doc = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.code, doc, result.stderr
+
+
+def tag_digest(image: str, tag: str) -> str | None:
+    done = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{image}:{tag}"], capture_output=True
+    )
+    if done.returncode != 0:
+        return None
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(done.stdout).hexdigest()
+
+
+def actions(doc: dict[str, object]) -> dict[str, str]:
+    [image] = doc["images"]  # type: ignore[misc]
+    return {t["tag"]: t["action"] for t in image["tags"]}
+
+
+def test_a_release_gets_its_exact_and_rolling_tags(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.3.0")
+    code, doc, err = publish(repo, tmp_path)
+    assert code == 0, err
+    assert actions(doc) == {"v1.3.0": "created", "v1.3": "created", "v1": "created", "latest": "created"}
+    [record] = doc["images"]  # type: ignore[misc]
+    for tag in ("v1.3.0", "v1.3", "v1", "latest"):
+        assert tag_digest(image, tag) == record["digest"]
+    assert record["sbom"] is not None
+    again = publish(repo, tmp_path)[1]
+    assert set(actions(again).values()) == {"unchanged"}
+    assert (tmp_path / "store" / "releases" / "orders" / "v1.3.0.json").is_file()
+
+
+def test_backport_moves_its_minor_tag_and_leaves_newer_lines_alone(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.2.8")
+    base = repo.git("rev-parse", "HEAD")
+    repo.commit("feat: new line", files={"cmd/orders/new.go": "package main\n"})
+    repo.tag("v1.3.0")
+    newest = publish(repo, tmp_path)[1]["images"][0]["digest"]  # type: ignore[index]
+    repo.git("checkout", "-q", "-b", "release-1.2", base)
+    repo.commit("fix: backport", files={"cmd/orders/fix.go": "package main\n"})
+    repo.tag("v1.2.9")
+    code, doc, err = publish(repo, tmp_path)
+    assert code == 0, err
+    assert actions(doc) == {"v1.2.9": "created", "v1.2": "created", "v1": "skipped", "latest": "skipped"}
+    backport = doc["images"][0]["digest"]  # type: ignore[index]
+    assert tag_digest(image, "v1.2") == backport
+    assert tag_digest(image, "v1") == newest
+    assert tag_digest(image, "latest") == newest
+
+
+def test_an_exact_tag_never_moves_unless_forced(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.7.0")
+    first = publish(repo, tmp_path)[1]["images"][0]["digest"]  # type: ignore[index]
+    repo.commit("fix: oops", files={"cmd/orders/fix.go": "package main\n"})
+    repo.git("tag", "-f", "v1.7.0")  # someone moved the git tag
+    code, _, err = publish(repo, tmp_path)
+    assert code == 1
+    assert "exact tags never move" in err
+    assert tag_digest(image, "v1.7.0") == first
+    code, doc, err = publish(repo, tmp_path, "--force")
+    assert code == 0, err
+    assert actions(doc)["v1.7.0"] == "moved"
+    assert tag_digest(image, "v1.7.0") == doc["images"][0]["digest"]  # type: ignore[index]
+
+
+def test_prereleases_and_untagged_commits_get_only_their_own_tag(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.4.0-rc.1")
+    assert actions(publish(repo, tmp_path)[1]) == {"v1.4.0-rc.1": "created"}
+    repo.commit("fix: after rc", files={"cmd/orders/fix.go": "package main\n"})
+    sha = repo.git("rev-parse", "HEAD")[:12]
+    assert actions(publish(repo, tmp_path)[1]) == {f"sha-{sha}": "created"}
+
+
+def test_dry_run_prints_the_plan_and_pushes_nothing(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    image = configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v0.1.0")
+    result = repo.goship("publish", "--insecure", "--store", str(tmp_path / "store"), "--dry-run")
+    assert result.code == 0, result.stderr
+    assert re.search(r"v0\.1: created — \(none\) → sha256:[0-9a-f]{12}…", result.stderr)
+    assert tag_digest(image, "v0.1.0") is None
+
+
+def test_basic_auth_from_docker_config_and_wrong_credentials(
+    repo: Repo, basic_registry: RunningRegistry, tmp_path: Path
+) -> None:
+    configure(repo, basic_registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.0.0")
+    config = tmp_path / "docker"
+    config.mkdir()
+
+    def login(password: str) -> None:
+        token = base64.b64encode(f"{basic_registry.username}:{password}".encode()).decode()
+        (config / "config.json").write_text(json.dumps({"auths": {basic_registry.host: {"auth": token}}}))
+
+    login("not-the-password")
+    code, _, err = publish(repo, tmp_path, DOCKER_CONFIG=str(config))
+    assert code == 4
+    assert basic_registry.host in err
+    assert "not-the-password" not in err
+    login(basic_registry.password)
+    code, doc, err = publish(repo, tmp_path, DOCKER_CONFIG=str(config))
+    assert code == 0, err
+    assert actions(doc)["v1.0.0"] == "created"
+
+
+def test_a_flaky_registry_is_retried(repo: Repo, registry: RunningRegistry, tmp_path: Path) -> None:
+    with FaultProxy(
+        registry.host,
+        [
+            Fault("POST", r"/blobs/uploads/", 1, "status", 500),
+            Fault("PUT", r"/manifests/sha256:", 1, "status", 429, {"Retry-After": "1"}),
+        ],
+    ) as proxy:
+        configure(repo, proxy.host, tmp_path)
+        add_service(repo)
+        repo.tag("v1.8.0")
+        code, doc, err = publish(repo, tmp_path)
+        assert code == 0, err
+        assert actions(doc)["v1.8.0"] == "created"
+        assert {s.status for s in proxy.seen} >= {500, 429}
+
+
+def test_a_registry_that_dies_mid_push_leaves_no_rolling_tag_before_its_exact_tag(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    faults = [Fault("PUT", r"/manifests/v1\.9\.0$", n, "drop") for n in range(1, 11)]
+    with FaultProxy(registry.host, faults) as proxy:
+        image = configure(repo, proxy.host, tmp_path)
+        add_service(repo)
+        repo.tag("v1.9.0")
+        code, _, err = publish(repo, tmp_path)
+        assert code == 4, err
+        assert err.startswith("error: ")
+        for tag in ("v1.9.0", "v1.9", "v1", "latest"):
+            assert tag_digest(image, tag) is None
+        proxy.faults.clear()
+        code, doc, err = publish(repo, tmp_path)  # the next run finishes the release
+        assert code == 0, err
+        assert tag_digest(image, "v1") == doc["images"][0]["digest"]  # type: ignore[index]

@@ -63,6 +63,33 @@ def test_a_release_gets_its_exact_and_rolling_tags(
     for tag in ("v1.3.0", "v1.3", "v1", "latest"):
         assert tag_digest(image, tag) == record["digest"]
     assert record["sbom"] is not None
+    # distribution 2.8 has no referrers API: the SBOM is listed under the subject's fallback tag.
+    platform_digest = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{image}:v1.3.0"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )["manifests"][0]["digest"]
+    assert tag_digest(image, platform_digest.replace(":", "-")) is not None
+    # An independent copy of the pushed image runs and answers with the injected version.
+    copy = tmp_path / "copy"
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"docker://{image}@{platform_digest}",
+            f"oci:{copy}:run",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["umoci", "unpack", "--rootless", "--image", f"{copy}:run", str(tmp_path / "b")], check=True
+    )
+    ran = subprocess.run([str(tmp_path / "b/rootfs/app/orders")], capture_output=True, text=True, check=True)
+    assert ran.stdout.split()[:2] == ["orders", "v1.3.0"]
     again = publish(repo, tmp_path)[1]
     assert set(actions(again).values()) == {"unchanged"}
     assert (tmp_path / "store" / "releases" / "orders" / "v1.3.0.json").is_file()
@@ -191,3 +218,42 @@ def test_a_registry_that_dies_mid_push_leaves_no_rolling_tag_before_its_exact_ta
         code, doc, err = publish(repo, tmp_path)  # the next run finishes the release
         assert code == 0, err
         assert tag_digest(image, "v1") == doc["images"][0]["digest"]  # type: ignore[index]
+
+
+def test_a_second_service_mounts_the_shared_base_layer(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    with FaultProxy(registry.host, []) as proxy:
+        configure(repo, proxy.host, tmp_path)
+        add_service(repo)
+        add_service(repo, "billing", message="feat: billing service")
+        repo.tag("v1.1.0")
+        code, doc, err = publish(repo, tmp_path)
+        assert code == 0, err
+        assert sorted(i["service"] for i in doc["images"]) == ["billing", "orders"]  # type: ignore[union-attr]
+        mounts = [s for s in proxy.seen if s.method == "POST" and "mount=" in s.path]
+        assert mounts and all(s.status == 201 for s in mounts)
+
+
+def test_a_service_on_a_base_pulled_by_digest(repo: Repo, registry: RunningRegistry, tmp_path: Path) -> None:
+    image = configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.0.0")
+    base_digest = publish(repo, tmp_path)[1]["images"][0]["digest"]  # type: ignore[index]
+    namespace = image.rsplit("/", 1)[0]
+    repo.write(
+        "goship.yaml",
+        f"images:\n  registry: {namespace}\nservices:\n  - name: edge\n    main: ./cmd/orders\n"
+        f"    base: {image}@{base_digest}\n",
+    )
+    result = repo.goship("build", "--insecure", "--store", str(tmp_path / "store"), "--json")
+    assert result.code == 0, result.stderr
+    [built] = json.loads(result.stdout)["images"]
+    index = json.loads((tmp_path / "store" / "blobs" / "sha256" / built["digest"].split(":")[1]).read_bytes())
+    manifest_digest = index["manifests"][0]["digest"]
+    manifest = json.loads(
+        (tmp_path / "store" / "blobs" / "sha256" / manifest_digest.split(":")[1]).read_bytes()
+    )
+    assert manifest["annotations"]["org.opencontainers.image.base.name"] == image
+    assert manifest["annotations"]["org.opencontainers.image.base.digest"] == base_digest
+    assert len(manifest["layers"]) == 3  # the base's static layer and binary, then this binary

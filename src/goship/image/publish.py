@@ -17,6 +17,8 @@ from goship.image.layout import Layout, StoredImage
 from goship.image.registry import Registry
 from goship.image.tags import TagAction, check_templates, plan_tags, version_of
 
+CHUNK_SIZE = 8 << 20
+
 
 @dataclass(frozen=True)
 class PublishPlan:
@@ -217,5 +219,8 @@ def _push_blobs(
         source = seen.get(key)
         if source and source != repo and registry.mount_blob(repo, digest, source):
             continue
-        registry.upload_blob(repo, store.blob_path(digest), digest)  # type: ignore[arg-type]
+        path = store.blob_path(digest)  # type: ignore[arg-type]
+        # Large blobs go in chunks, so a dropped connection costs one chunk, not the whole layer.
+        chunk = CHUNK_SIZE if path.stat().st_size > CHUNK_SIZE else None
+        registry.upload_blob(repo, path, digest, chunk_size=chunk)
         seen[key] = repo

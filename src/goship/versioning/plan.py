@@ -291,15 +291,18 @@ class BuildIdentity:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
 
 
-def build_identity(repo: Repository, module: Module) -> BuildIdentity:
-    """HEAD's identity for ``module``: the highest release tagged on HEAD, else Go's pseudo-version."""
+def build_identity(repo: Repository, module: Module, *, commit: str | None = None) -> BuildIdentity:
+    """The identity of ``commit`` (HEAD by default) for ``module``: the highest release tagged on it,
+    else Go's pseudo-version."""
+    commit = commit or repo.head
     tags = classify_tags(module, repo.modules, repo.tags)
-    stamp = repo.git.commit_time("HEAD")
-    on_head = tags.highest(where=lambda r: r.commit == repo.head)
-    if on_head is not None:
-        return BuildIdentity(on_head.version, True, repo.head, stamp)
-    current = tags.highest(where=repo.in_history)
+    stamp = repo.git.commit_time(commit)
+    on_commit = tags.highest(where=lambda r: r.commit == commit)
+    if on_commit is not None:
+        return BuildIdentity(on_commit.version, True, commit, stamp)
+    in_history = repo.in_history if commit == repo.head else (lambda r: repo.git.is_ancestor(r.commit, commit))
+    current = tags.highest(where=in_history)
     major = module.path_major.lstrip("/.").removesuffix("-unstable") or "v0"
     older = current.version if current else ""
-    version = semver.pseudo_version(major, older, stamp, repo.head[:12])
-    return BuildIdentity(version, False, repo.head, stamp)
+    version = semver.pseudo_version(major, older, stamp, commit[:12])
+    return BuildIdentity(version, False, commit, stamp)

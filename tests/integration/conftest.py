@@ -9,6 +9,9 @@ import pytest
 
 from tests.conftest import Repo
 from tests.integration.goproxy import build_proxy, go_env
+from tests.integration.registry_fixtures import basic_registry, registry, token_registry
+
+__all__ = ["basic_registry", "registry", "token_registry"]  # one real registry of each kind per test process
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,9 @@ import pytest
 
 from tests.conftest import Repo
 from tests.integration.images import add_service
-from tests.integration.registry_fixtures import basic_registry, registry
 from tests.integration.registryserver import Fault, FaultProxy, RunningRegistry
 
 pytestmark = pytest.mark.integration
-__all__ = ["basic_registry", "registry"]  # fixtures, imported for pytest
 
 
 def configure(repo: Repo, host: str, tmp_path: Path) -> str:

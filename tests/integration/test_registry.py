@@ -29,11 +29,9 @@ from goship.image.registry import (
     digest_of,
     fallback_tag,
 )
-from tests.integration.registry_fixtures import basic_registry, registry, token_registry
 from tests.integration.registryserver import Fault, FaultProxy, RunningRegistry, require
 
 pytestmark = pytest.mark.integration
-__all__ = ["basic_registry", "registry", "token_registry"]  # the fixtures, imported for pytest
 
 EMPTY = b"{}"
 EMPTY_DESCRIPTOR = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(EMPTY), "size": 2}

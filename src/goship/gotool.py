@@ -101,7 +101,3 @@ class Go:
                 hint="build it with Go 1.18 or newer in module mode",
             )
         raise self._failed(done)
-
-    def buildid(self, binary: Path) -> str:
-        """``go tool buildid BINARY``: the Go build ID (``actionID/contentID`` hashes) of a binary."""
-        return self.run("tool", "buildid", str(binary)).stdout.strip()

@@ -1,6 +1,6 @@
-"""``goship publish``: push a built image to its registry — blobs, then manifests by digest, then SBOM
-referrers, then the exact tag, then the rolling tags, each verified — so a failure at any point leaves
-nothing that names a half-pushed image, and a rolling tag never moves before its exact tag."""
+"""``goship publish``: push a built image to its registry — blobs, then platform manifests by digest,
+SBOM referrers, the index, then the exact tag, then the rolling tags, each verified — so a failure at any
+point leaves nothing that names a half-pushed image, and a rolling tag never moves before its exact tag."""
 
 from __future__ import annotations
 
@@ -123,22 +123,24 @@ def push(
     repo = plan.repo
     seen = pushed if pushed is not None else {}
     index = store.read(plan.digest)
-    images = [i for i in getattr(index, "images", ()) if isinstance(i, StoredImage)]
-    for image in images:
-        _push_manifest(registry, store, repo, image, seen, plan.host)
-    _put(registry, repo, plan.digest, store, index.descriptor.media_type)
-    for sbom in plan.sboms:
-        artifact = store.read(sbom)
-        assert isinstance(artifact, StoredImage)
-        _push_blobs(
-            registry,
-            store,
-            repo,
-            [artifact.manifest.config.digest, *(d.digest for d in artifact.layers)],
-            seen,
-            plan.host,
-        )
-        registry.put_referrer(repo, store.read_blob(sbom), artifact.descriptor.media_type)  # type: ignore[arg-type]
+    # The index goes last of the content: once the registry has it, everything it needs is there,
+    # so a re-run (or an unchanged release) skips straight to the tags.
+    if registry.head_manifest(repo, plan.digest) is None:
+        for image in [i for i in getattr(index, "images", ()) if isinstance(i, StoredImage)]:
+            _push_manifest(registry, store, repo, image, seen, plan.host)
+        for sbom in plan.sboms:
+            artifact = store.read(sbom)
+            assert isinstance(artifact, StoredImage)
+            _push_blobs(
+                registry,
+                store,
+                repo,
+                [artifact.manifest.config.digest, *(d.digest for d in artifact.layers)],
+                seen,
+                plan.host,
+            )
+            registry.put_referrer(repo, store.read_blob(sbom), artifact.descriptor.media_type)  # type: ignore[arg-type]
+        _put(registry, repo, plan.digest, store, index.descriptor.media_type)
     body = store.read_blob(plan.digest)  # type: ignore[arg-type]
     for action in plan.tags:  # the exact tag comes first in the plan, rolling tags after it
         if action.action not in ("created", "moved"):

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,30 @@ def run(
         check=False,
     )
     return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    cwd: Path,
+    stdout: int | IO[bytes] | None,
+    stderr: int | IO[bytes] | None,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running ``argv`` in ``cwd`` and return at once; ``env`` is laid over this process's
+    environment, as in :func:`run`. The child gets its own session, so a Ctrl-C meant for goship does not
+    reach it (its owner stops it, in order) and its whole process group can be signalled. Raises
+    ``FileNotFoundError`` when the program is missing."""
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )

@@ -146,7 +146,7 @@ def test_every_failure_is_classified_by_cause() -> None:
         "/boom": (500, "v2", "5xx", None),
         "/app-unavailable": (503, "v2", "5xx", None),
         "/unready": (503, None, "no-ready-endpoint", "no-ready-endpoint"),
-        "/bad-gateway": (502, None, "5xx", "upstream-reset"),
+        "/bad-gateway": (502, None, "reset", "upstream-reset"),  # the replica reset, the router said so
         "/reset": (None, None, "reset", None),
         "/refused": (None, None, "connect", None),
     }
@@ -353,3 +353,12 @@ def test_series_buckets_by_scheduled_start_with_shares_and_error_rates() -> None
 def test_series_refuses_a_bucket_of_no_width() -> None:
     with pytest.raises(UsageError, match="bucket_s"):
         result_of([record(0, 1)], 1.0).series(0)
+
+
+def test_router_reported_upstream_failures_keep_their_cause() -> None:
+    from goship.local.loadgen import Reply, classify
+
+    assert classify(Reply(status=502, version="v2", router_error="upstream-reset")) == "reset"
+    assert classify(Reply(status=502, version="v2", router_error="connect")) == "connect"
+    assert classify(Reply(status=504, version="v2", router_error="timeout")) == "timeout"
+    assert classify(Reply(status=500, version="v2", router_error=None)) == "5xx"

@@ -226,7 +226,16 @@ def classify(reply: Reply) -> Cause | None:
         return "reset"
     if reply.status == 503 and reply.router_error == NO_READY_ENDPOINT:
         return "no-ready-endpoint"
+    # goship's router says what happened upstream: a reset or refused connection is the replica's
+    # failure to serve (a process killed mid-request), not an error the service chose to answer.
+    if reply.status >= 500 and reply.router_error in _ROUTER_RESETS:
+        return "reset" if reply.router_error != "connect" else "connect"
+    if reply.status == 504 and reply.router_error == "timeout":
+        return "timeout"
     return "5xx" if reply.status >= 500 else None
+
+
+_ROUTER_RESETS = ("upstream-reset", "connect")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -300,7 +300,9 @@ def build_identity(repo: Repository, module: Module, *, commit: str | None = Non
     on_commit = tags.highest(where=lambda r: r.commit == commit)
     if on_commit is not None:
         return BuildIdentity(on_commit.version, True, commit, stamp)
-    in_history = repo.in_history if commit == repo.head else (lambda r: repo.git.is_ancestor(r.commit, commit))
+    in_history = (
+        repo.in_history if commit == repo.head else (lambda r: repo.git.is_ancestor(r.commit, commit))
+    )
     current = tags.highest(where=in_history)
     major = module.path_major.lstrip("/.").removesuffix("-unstable") or "v0"
     older = current.version if current else ""

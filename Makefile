@@ -6,10 +6,14 @@ export VENV
 # Two cores: xdist's two workers keep the slow integration tier short.
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap test test-unit test-integration lint bench
+.PHONY: bootstrap demo test test-unit test-integration lint bench
 
 bootstrap:
 	@scripts/bootstrap
+
+# The main job on the local runtime: a clean upgrade and a bad one, rehearsed under load.
+demo: bootstrap
+	$(VENV)/bin/goship demo
 
 test: bootstrap
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
@@ -26,4 +30,5 @@ lint: bootstrap
 	$(VENV)/bin/mypy
 
 bench: bootstrap
-	$(PY) benchmarks/version_speed.py; v=$$?; $(PY) benchmarks/deps_speed.py; d=$$?; exit $$(( v > d ? v : d ))
+	@worst=0; for b in version_speed deps_speed image_speed router_speed; do \
+		$(PY) benchmarks/$$b.py; rc=$$?; [ $$rc -gt $$worst ] && worst=$$rc; done; exit $$worst

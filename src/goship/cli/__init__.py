@@ -52,6 +52,16 @@ def build_app() -> cyclopts.App:
         help="Push each service's image with its exact tag and rolling tags that never move backwards.",
     )
     app.command(
+        "goship.cli.rehearse:rehearse",
+        name="rehearse",
+        help="Rehearse an upgrade on this machine under load; exit 1 when it is not safe.",
+    )
+    app.command(
+        "goship.cli.demo:demo",
+        name="demo",
+        help="The whole story on this machine: a clean upgrade and a bad one caught under load.",
+    )
+    app.command(
         "goship.cli.deps:app",
         name="deps",
         help="Dependency gates: 'check' go.mod/go.sum/vendor, 'diff' two revisions, 'parse' a go.mod.",

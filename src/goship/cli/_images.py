@@ -54,9 +54,14 @@ def default_store(top: Path) -> Path:
 
 
 def open_images(
-    *, names: list[str], platforms: list[str], store: Path | None, insecure: bool
+    *,
+    names: list[str],
+    platforms: list[str],
+    store: Path | None,
+    insecure: bool,
+    cwd: Path | None = None,
 ) -> ImageSession:
-    session = open_session()
+    session = open_session(cwd)
     repo, config = session.repo, session.config
     go = Go(repo.top)
     services = resolve_services(repo.top, repo.modules, config, go, names=names, platforms=platforms)

@@ -1,0 +1,135 @@
+package main
+
+// The admin API on loopback: JSON in and out, each update validated whole and swapped in atomically.
+//
+//	PUT   /config     endpoints + rules + timeout_ms + retries, all replaced
+//	PATCH /endpoints  {"v1": ["127.0.0.1:8081"], "v0": []}: the versions named get exactly these endpoints
+//	PATCH /rules      the rule fields present replace the current ones
+//	GET   /config, GET /stats, GET /metrics (Prometheus text), GET /healthz
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+)
+
+const maxAdminBody = 1 << 20
+
+type admin struct {
+	mu       sync.Mutex // serializes updates: read the current config, change it, swap
+	proxy    *proxy
+	registry *registry
+}
+
+func (a *admin) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /config", a.putConfig)
+	mux.HandleFunc("PATCH /endpoints", a.patchEndpoints)
+	mux.HandleFunc("PATCH /rules", a.patchRules)
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, a.proxy.table.Load().config)
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, a.proxy.stats.snapshot())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		a.proxy.stats.writePrometheus(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func badRequest(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		badRequest(w, err)
+		return nil, false
+	}
+	return data, true
+}
+
+// update applies change to a copy of the current config, validates the result and swaps it in.
+func (a *admin) update(w http.ResponseWriter, change func(*Config) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := a.proxy.table.Load().config
+	// Copy what change may modify in place, so the live table never sees a half-made edit.
+	endpoints := make(map[string][]string, len(next.Endpoints))
+	for k, v := range next.Endpoints {
+		endpoints[k] = v
+	}
+	next.Endpoints = endpoints
+	if err := change(&next); err != nil {
+		badRequest(w, err)
+		return
+	}
+	next = next.normalized()
+	if err := next.validate(); err != nil {
+		badRequest(w, err)
+		return
+	}
+	a.proxy.table.Store(a.registry.compile(next))
+	writeJSON(w, http.StatusOK, next)
+}
+
+func (a *admin) putConfig(w http.ResponseWriter, r *http.Request) {
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	a.update(w, func(c *Config) error {
+		var fresh Config
+		if err := decodeStrict(data, &fresh); err != nil {
+			return err
+		}
+		*c = fresh
+		return nil
+	})
+}
+
+func (a *admin) patchEndpoints(w http.ResponseWriter, r *http.Request) {
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	a.update(w, func(c *Config) error {
+		var patch map[string][]string
+		if err := decodeStrict(data, &patch); err != nil {
+			return err
+		}
+		for version, addrs := range patch {
+			if len(addrs) == 0 {
+				delete(c.Endpoints, version)
+			} else {
+				c.Endpoints[version] = addrs
+			}
+		}
+		return nil
+	})
+}
+
+func (a *admin) patchRules(w http.ResponseWriter, r *http.Request) {
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	a.update(w, func(c *Config) error {
+		rules, err := patchRules(c.Rules, data)
+		c.Rules = rules
+		return err
+	})
+}

@@ -1,0 +1,3 @@
+module goship.local/routerd
+
+go 1.22

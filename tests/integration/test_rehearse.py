@@ -1,0 +1,108 @@
+"""``goship rehearse`` and ``goship demo`` on the example service: real builds, real replicas behind
+goship's router, real load."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goship.local.demo import make_demo_repo
+
+pytestmark = pytest.mark.integration
+
+
+def goship(cwd: Path, *args: str) -> tuple[int, dict[str, object], str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "goship", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=False,
+    )
+    doc = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return done.returncode, doc, done.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo_repo(tmp_path_factory.mktemp("demo") / "hello").path
+
+
+def rehearse(repo: Path, store: Path, old: str, new: str, *extra: str) -> tuple[int, dict[str, object], str]:
+    return goship(repo, "rehearse", "--from", old, "--to", new, "--store", str(store), "--json", *extra)
+
+
+def test_a_graceful_release_rolls_out_at_500_rps_with_no_failed_request(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    code, report, err = rehearse(
+        demo_repo, tmp_path / "store", "v1.0.0", "v1.1.0", "--rps", "500", "--env", "HELLO_SLOW_MS=20"
+    )
+    assert code == 0, err
+    assert report["verdict"] == "pass"
+    assert report["failed_requests"] == 0
+    assert report["requests"] > 3000
+    versions = report["versions"]
+    assert isinstance(versions, dict) and set(versions) == {"v1.0.0", "v1.1.0"}
+    kinds = [f["kind"] for f in report["findings"]]  # type: ignore[union-attr]
+    assert "mixed-versions" in kinds and "drained" in kinds
+    assert Path(str(report["html"])).is_file()
+
+
+def test_a_release_that_drops_requests_on_sigterm_fails_with_the_cause(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    code, report, err = rehearse(
+        demo_repo, tmp_path / "store", "v1.1.0", "v1.2.0", "--env", "HELLO_SLOW_MS=200"
+    )
+    assert code == 1, err
+    assert report["verdict"] == "fail"
+    failures = report["failures"]
+    assert isinstance(failures, list) and failures
+    assert {(f["cause"], f["version"]) for f in failures} == {("reset", "v1.2.0")}
+    assert any(f["kind"] == "dropped-on-sigterm" for f in report["findings"])  # type: ignore[union-attr]
+
+
+def test_a_version_that_never_becomes_ready_is_undone_and_never_served(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    subprocess.run(["git", "checkout", "-q", "-b", "never-ready", "v1.1.0"], cwd=demo_repo, check=True)
+    main = demo_repo / "main.go"
+    main.write_text(main.read_text().replace("HELLO_WARMUP_MS", "HELLO_WARMUP_MS_NEVER") + "\n")
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    subprocess.run(["git", "commit", "-qam", "fix: never ready"], cwd=demo_repo, check=True, env=env)
+    try:
+        code, report, err = rehearse(
+            demo_repo,
+            tmp_path / "store",
+            "v1.1.0",
+            "HEAD",
+            "--env",
+            "HELLO_WARMUP_MS_NEVER=600000",
+            "--progress-deadline",
+            "4",
+        )
+    finally:
+        subprocess.run(["git", "checkout", "-q", "main"], cwd=demo_repo, check=True)
+    assert code == 1, err
+    assert report["findings"][0]["kind"] == "rollout-undone"  # type: ignore[index]
+    assert report["failed_requests"] == 0
+    assert set(report["versions"]) == {"v1.1.0"}  # type: ignore[arg-type]
+
+
+def test_goship_demo_tells_the_story(tmp_path: Path) -> None:
+    code, _, err = goship(tmp_path, "demo")
+    assert code == 0, err
+    assert "the story went as told" in err

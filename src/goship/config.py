@@ -355,14 +355,24 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
     # An empty section ("versioning:" with everything commented out) means its defaults.
     data = {k: v for k, v in data.items() if v is not None}
     marks, problems = _marks(node, source)
-    try:
-        config = _adapter().validate_python(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(str(p) for p in err["loc"])
-            line, col = _nearest_mark(marks, loc)
-            dotted = ".".join(loc) or "(top)"
-            problems.append(f"{source}:{line}:{col}: {dotted}: {_describe(err)}")
+    # Each section present is validated on its own: pydantic's set-up cost grows with the schema, and
+    # most files set one or two sections.
+    errors: list[Any] = []
+    sections: dict[str, Any] = {}
+    fields = {f.name: f for f in dataclasses.fields(GoshipConfig)}
+    for key, value in data.items():
+        if key not in fields:
+            errors.append({"type": "extra_forbidden", "loc": (key,), "msg": "", "input": value})
+            continue
+        try:
+            sections[key] = _section_adapter(key).validate_python(value)
+        except ValidationError as exc:
+            errors += [{**err, "loc": (key, *err["loc"])} for err in exc.errors()]
+    for err in errors:
+        loc = tuple(str(p) for p in err["loc"])
+        line, col = _nearest_mark(marks, loc)
+        dotted = ".".join(loc) or "(top)"
+        problems.append(f"{source}:{line}:{col}: {dotted}: {_describe(err)}")
     if problems:
         count = len(problems)
         raise ConfigError(
@@ -370,7 +380,7 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
             details=problems,
             hint="'goship config schema' prints every setting with its type and default",
         )
-    return config
+    return GoshipConfig(**sections)
 
 
 def config_schema() -> dict[str, Any]:
@@ -379,6 +389,14 @@ def config_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "goship.yaml"
     return schema
+
+
+def _section_adapter(name: str) -> TypeAdapter[Any]:
+    from typing import get_type_hints
+
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(get_type_hints(GoshipConfig)[name])
 
 
 def _adapter() -> TypeAdapter[GoshipConfig]:

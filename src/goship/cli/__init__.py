@@ -62,6 +62,26 @@ def build_app() -> cyclopts.App:
         help="The whole story on this machine: a clean upgrade and a bad one caught under load.",
     )
     app.command(
+        "goship.cli.runtime:up",
+        name="up",
+        help="Run a service on this machine behind goship's router, and keep it running (idempotent).",
+    )
+    app.command(
+        "goship.cli.runtime:status",
+        name="status",
+        help="The local runtime: replicas, revisions, router URL, last rollout.",
+    )
+    app.command(
+        "goship.cli.runtime:rollout_app",
+        name="rollout",
+        help="Roll the local runtime out to another version; 'rollout undo' rolls back.",
+    )
+    app.command(
+        "goship.cli.runtime:down",
+        name="down",
+        help="Stop the local runtime: replicas, router and daemon.",
+    )
+    app.command(
         "goship.cli.deps:app",
         name="deps",
         help="Dependency gates: 'check' go.mod/go.sum/vendor, 'diff' two revisions, 'parse' a go.mod.",

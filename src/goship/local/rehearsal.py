@@ -18,6 +18,7 @@ from goship.local.loadgen import LoadResult, LoadRun, LoadSpec
 from goship.local.probes import ProbeSpec
 from goship.local.rootfs import Rootfs
 from goship.local.router import RouterClient, RouterProcess, ensure_router_binary
+from goship.local.routing import route_ready
 from goship.local.supervisor import Event as ReplicaEvent
 from goship.local.supervisor import ReplicaSpec, Supervisor
 from goship.local.workloads import LocalWorkloads
@@ -157,15 +158,7 @@ class Rehearsal:
         )
 
     def _route(self, client: RouterClient, endpoints: Mapping[str, list[str]]) -> None:
-        """A Kubernetes Service balances over ready endpoints whatever their version: weights follow
-        the endpoint counts. Endpoints and weights change in one atomic PUT."""
-        counts = {v: len(a) for v, a in endpoints.items() if a}
-        total = sum(counts.values())
-        weights = {v: round(100 * n / total) for v, n in counts.items()} if total else {self.old.version: 100}
-        if total and sum(weights.values()) != 100:
-            top = max(weights, key=lambda v: weights[v])
-            weights[top] += 100 - sum(weights.values())
-        client.configure({v: list(a) for v, a in endpoints.items()}, TrafficRules(weights=weights))
+        route_ready(client, endpoints, fallback=self.old.version)
 
     def _wait_available(self, workloads: LocalWorkloads, revision: str, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

@@ -134,11 +134,15 @@ def test_up_status_rollout_undo_restart_and_down_from_separate_commands(goship: 
     ]
     assert state["current_revision"] == 3
 
-    # A replica killed outright is restarted, and the router keeps answering meanwhile.
+    # A replica killed outright is restarted. Until the supervisor sees it die, requests the router
+    # sends it fail — visibly, with the router's own error, never as a wrong answer.
     victim = state["replicas"][0]
     os.kill(victim["pid"], signal.SIGKILL)
-    answers = [greeting(url) for _ in range(20)]
-    assert set(answers) == {"hello from v1.0.0"}
+    answers = [httpx.get(url, timeout=5) for _ in range(20)]
+    assert {(a.status_code, a.text.strip()) for a in answers if a.status_code == 200} == {
+        (200, "hello from v1.0.0")
+    }
+    assert all(a.headers.get("X-Goship-Error") for a in answers if a.status_code != 200)
 
     def restarted() -> dict[str, Any] | None:
         now = {r["id"]: r for r in goship.status()["replicas"]}.get(victim["id"])

@@ -98,6 +98,12 @@ def recorded_pids(state: dict[str, Any]) -> list[int]:
 
 
 def test_up_status_rollout_undo_restart_and_down_from_separate_commands(goship: Goship) -> None:
+    code, doc, err = goship("up", "--version", "v1.0.0", "--replicas", "2", "--dry-run", "--json")
+    assert (code, doc) == (
+        0,
+        {"dry_run": True, "plan": "would start the runtime for hello with 2 × v1.0.0"},
+    ), err
+    assert goship.status()["running"] is False
     code, doc, err = goship("up", "--version", "v1.0.0", "--replicas", "2", "--json")
     assert code == 0, err
     assert doc["action"] == "started" and doc["rollout"]["state"] == "complete"
@@ -107,6 +113,8 @@ def test_up_status_rollout_undo_restart_and_down_from_separate_commands(goship: 
     assert [(r["version"], r["ready"]) for r in state["replicas"]] == [("v1.0.0", True)] * 2
     assert greeting(url) == "hello from v1.0.0"
     pids = set(recorded_pids(state))
+    code, doc, err = goship("rollout", "--to", "v1.1.0", "--dry-run", "--json")
+    assert (code, doc["plan"]) == (0, "would roll hello out from v1.0.0 to v1.1.0"), err
 
     code, doc, err = goship("up", "--version", "v1.0.0", "--replicas", "2", "--json")
     assert code == 0, err

@@ -19,7 +19,7 @@ from goship.errors import GoshipError
 HELP = """goship takes a Go microservice from a commit to 100 % of production traffic.
 
 Exit codes: 0 ok, 1 a check or gate failed, 2 usage or config error,
-3 an environment or remote error (git, go, registry, cluster), 70 a bug in goship.
+3 an environment error (git, go), 4 a remote error (registry, cluster), 70 a bug in goship.
 Every read command takes --json; every command that changes something takes --dry-run.
 """
 

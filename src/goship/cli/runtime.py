@@ -58,6 +58,16 @@ def _running(directory: Path) -> Runtime | None:
     return None
 
 
+def _dry(plan: str, *, json: bool) -> int:
+    from goship.ui import console
+
+    if json:
+        console.print_json({"dry_run": True, "plan": plan})
+    else:
+        console.info(f"dry run: {plan}")
+    return 0
+
+
 def _public(state: dict[str, Any]) -> dict[str, Any]:
     """The state without the control token: what --json prints."""
     return {k: v for k, v in state.items() if k != "token"}
@@ -146,6 +156,7 @@ def up(
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
+    dry_run: Annotated[bool, Parameter(negative=())] = False,
     json: Json = False,
 ) -> int:
     """Run a service on this machine behind goship's router, and keep it running after the command exits.
@@ -168,6 +179,8 @@ def up(
         maxUnavailable when it rolls out to another version.
     progress_deadline
         progressDeadlineSeconds: a rollout without progress this long is undone.
+    dry_run
+        Say what would happen (start, scale, roll out, nothing), do nothing.
     json
         Print {"action", "router", "rollout", "status"} as one JSON document.
 
@@ -182,6 +195,20 @@ def up(
     settings = _settings(max_surge, max_unavailable, progress_deadline)
     images, chosen, directory = _open(service, store)
     runtime = _running(directory)
+    if dry_run:
+        wanted = _version_name(images, chosen, version) or version
+        current = runtime.client().status() if runtime is not None else None
+        if current is None:
+            plan = f"would start the runtime for {chosen.name} with {replicas} × {wanted}"
+        elif current["version"] == wanted:
+            plan = (
+                "nothing to do"
+                if current["desired_replicas"] == replicas
+                else f"would scale {wanted} from {current['desired_replicas']} to {replicas}"
+            )
+        else:
+            plan = f"would roll {chosen.name} out from {current['version']} to {wanted}"
+        return _dry(plan, json=json)
     if runtime is not None:
         state = runtime.client().status()
         busy = (state.get("rollout") or {}).get("state") == "running"
@@ -292,6 +319,7 @@ def rollout(
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
+    dry_run: Annotated[bool, Parameter(negative=())] = False,
     json: Json = False,
 ) -> int:
     """Roll the running service out to another version with a rolling update; waits for the outcome and
@@ -317,6 +345,12 @@ def rollout(
     say = _say(json)
     settings = _settings(max_surge, max_unavailable, progress_deadline)
     images, chosen, runtime = _live(service, store)
+    if dry_run:
+        current = runtime.client().status()["version"]
+        return _dry(
+            f"would roll {chosen.name} out from {current} to {_version_name(images, chosen, to) or to}",
+            json=json,
+        )
     request = {**_request(images, chosen, to), **settings}
     record = _follow(runtime, runtime.client().rollout(request), say)
     return _finish(runtime, record, json=json, action="rollout" if record else "none", say=say)
@@ -330,6 +364,7 @@ def rollout_undo(
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
+    dry_run: Annotated[bool, Parameter(negative=())] = False,
     json: Json = False,
 ) -> int:
     """Roll back to an earlier revision (by default the one before the current) with the same rolling
@@ -354,12 +389,21 @@ def rollout_undo(
     """
     say = _say(json)
     settings = _settings(max_surge, max_unavailable, progress_deadline)
-    _, _, runtime = _live(service, store)
+    _, chosen, runtime = _live(service, store)
+    if dry_run:
+        target = f"revision {to_revision}" if to_revision is not None else "the previous revision"
+        return _dry(f"would roll {chosen.name} back to {target}", json=json)
     record = _follow(runtime, runtime.client().undo(to_revision, settings), say)
     return _finish(runtime, record, json=json, action="undo", say=say)
 
 
-def down(*, service: str | None = None, store: Path | None = None, timeout: float = 60.0) -> int:
+def down(
+    *,
+    service: str | None = None,
+    store: Path | None = None,
+    timeout: float = 60.0,
+    dry_run: Annotated[bool, Parameter(negative=())] = False,
+) -> int:
     """Stop the service's local runtime: every replica gracefully, the router, then the daemon. When the
     daemon does not exit within --timeout, its process group and what it recorded are killed.
 
@@ -371,6 +415,8 @@ def down(*, service: str | None = None, store: Path | None = None, timeout: floa
         goship's local OCI image layout; the runtime's state lives beside it.
     timeout
         Seconds to wait for the daemon to stop by itself.
+    dry_run
+        Say what would be stopped, stop nothing.
     """
     from goship.local.control import stop_runtime
     from goship.ui import console
@@ -380,6 +426,11 @@ def down(*, service: str | None = None, store: Path | None = None, timeout: floa
     if runtime is None:
         console.info(f"{chosen.name}: nothing is running")
         return 0
+    if dry_run:
+        return _dry(
+            f"would stop {chosen.name}'s runtime (daemon pid {runtime.pid}), its router and replicas",
+            json=False,
+        )
     killed = stop_runtime(runtime, timeout=timeout)
     how = f" (killed {len(killed)} process(es) that did not stop in time)" if killed else ""
     console.info(f"{chosen.name}: stopped the runtime (daemon pid {runtime.pid}){how}")

@@ -106,6 +106,10 @@ class StoredIndex:
         raise UsageError(f"the index {self.descriptor.digest} has no image for {platform} (it has {known})")
 
 
+_OWN_FILES = {".goship-index.lock", ".goship-gc.lock", "blobs"}
+"""What a layout being created by another process may already hold."""
+
+
 class Layout:
     """An OCI image layout directory, created on first use."""
 
@@ -113,22 +117,33 @@ class Layout:
         self.root = root
         self._blobs = root / "blobs" / "sha256"
         marker = root / "oci-layout"
-        if marker.is_file():
-            try:
-                version = json.loads(marker.read_bytes()).get("imageLayoutVersion")
-            except (ValueError, AttributeError) as exc:
-                raise UsageError(f"{marker} is not an OCI layout marker (expected a JSON object)") from exc
-            if version != LAYOUT_VERSION:
-                raise UsageError(
-                    f"{root} is an OCI layout of version {version!r}; goship writes {LAYOUT_VERSION}"
-                )
-        elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        if marker.is_file() and (root / "index.json").is_file():
+            self._check_marker(marker)
+            return
+        if root.exists() and not root.is_dir():
             raise UsageError(f"{root} exists and is not an OCI image layout (no oci-layout file)")
-        self._blobs.mkdir(parents=True, exist_ok=True)
-        if not marker.is_file():
-            _write_atomic(marker, canonical_json({"imageLayoutVersion": LAYOUT_VERSION}))
-        if not (root / "index.json").is_file():
-            _write_atomic(root / "index.json", Index(manifests=()).to_bytes())
+        root.mkdir(parents=True, exist_ok=True)
+        # Two processes may create the same layout at once: one creates, the other finds it made.
+        with self._lock(".goship-index.lock", fcntl.LOCK_EX):
+            if marker.is_file():
+                self._check_marker(marker)
+            elif any(p.name not in _OWN_FILES for p in root.iterdir()):
+                raise UsageError(f"{root} exists and is not an OCI image layout (no oci-layout file)")
+            self._blobs.mkdir(parents=True, exist_ok=True)
+            if not marker.is_file():
+                _write_atomic(marker, canonical_json({"imageLayoutVersion": LAYOUT_VERSION}))
+            if not (root / "index.json").is_file():
+                _write_atomic(root / "index.json", Index(manifests=()).to_bytes())
+
+    def _check_marker(self, marker: Path) -> None:
+        try:
+            version = json.loads(marker.read_bytes()).get("imageLayoutVersion")
+        except (ValueError, AttributeError) as exc:
+            raise UsageError(f"{marker} is not an OCI layout marker (expected a JSON object)") from exc
+        if version != LAYOUT_VERSION:
+            raise UsageError(
+                f"{self.root} is an OCI layout of version {version!r}; goship writes {LAYOUT_VERSION}"
+            )
 
     # --- blobs -----------------------------------------------------------------------------------------
 

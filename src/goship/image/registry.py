@@ -9,7 +9,6 @@ the repository and what was refused. Plain ``http://`` is only spoken to this ma
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import re
@@ -17,25 +16,36 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import httpx
 
-from goship import __version__
 from goship.errors import RegistryError
+from goship.image._transport import (
+    Content,
+    RegistryTransport,
+    RetryPolicy,
+    _error_json,
+    _json_or_empty,
+    _Transient,
+)
 from goship.image.auth import Authenticator, Credentials, is_loopback, scope
 from goship.image.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST
+
+__all__ = [
+    "MANIFEST_TYPES",
+    "Registry",
+    "RetryPolicy",
+    "ServedManifest",
+    "descriptor_of",
+    "digest_of",
+    "fallback_tag",
+]
 
 MANIFEST_TYPES = (MEDIA_TYPE_MANIFEST, MEDIA_TYPE_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 """What goship accepts when it asks for a manifest without saying which kind."""
 
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
-_RETRIED_STATUS = {429, 500, 502, 503, 504}
-_BODY_SHOWN = 300
-"""Characters of a non-JSON error body kept in a message: enough to read, too few to leak much."""
-
-T = TypeVar("T")
-Content = bytes | Iterator[bytes] | None
 
 
 @dataclass(frozen=True)
@@ -48,27 +58,6 @@ class ServedManifest:
     """Its media type (the response's ``Content-Type``, else the body's ``mediaType``)."""
     digest: str
     """``sha256:<hex>`` of ``body``, checked against what was asked for and what the registry said."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before a registry counts as failing."""
-
-    attempts: int = 5
-    """Tries per request (or per blob upload), the first included."""
-    base_delay: float = 0.5
-    """Seconds before the second try; each later try waits twice as long."""
-    max_delay: float = 30.0
-    """The longest wait between tries, also for a ``Retry-After`` that asks for more."""
-
-
-class _Transient(Exception):
-    """A failure worth another try: 429, 5xx or a broken connection."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 def digest_of(data: bytes, algorithm: str = "sha256") -> str:
@@ -110,13 +99,18 @@ class Registry:
                 hint="use https for remote registries; 'insecure' exists for local test registries",
             )
         self.host = host
-        self._base = f"{'http' if insecure else 'https'}://{host}"
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
-        self._sleep = sleep
-        self._clock = clock
-        self._retry = retry or RetryPolicy()
         self._auth = Authenticator(host, credentials, client=self._client, clock=clock)
+        self._transport = RegistryTransport(
+            host,
+            f"{'http' if insecure else 'https'}://{host}",
+            client=self._client,
+            auth=self._auth,
+            sleep=sleep,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+        )
         self._sessions: dict[tuple[str, str], httpx.URL] = {}
         """Upload sessions a refused mount opened, reused by the next upload of that blob."""
 
@@ -137,25 +131,27 @@ class Registry:
 
     def ping(self) -> None:
         """Check that the host speaks distribution v2 and accepts goship's credentials (``GET /v2/``)."""
-        response = self._request("GET", "/v2/", scopes=(), what="the API version check (GET /v2/)")
+        response = self._transport.request("GET", "/v2/", scopes=(), what="the API version check (GET /v2/)")
         if response.status_code != 200:
-            raise self._refused(response, "the API version check (GET /v2/)")
+            raise self._transport.refused(response, "the API version check (GET /v2/)")
 
     def blob_exists(self, repo: str, digest: str) -> int | None:
         """The size of blob ``digest`` in ``repo``, or ``None`` when the registry does not have it."""
         what = f"the blob check for {repo}@{_check_digest(digest)}"
-        response = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=_pull(repo), what=what)
+        response = self._transport.request(
+            "HEAD", f"/v2/{repo}/blobs/{digest}", scopes=_pull(repo), what=what
+        )
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._refused(response, what)
+            raise self._transport.refused(response, what)
         return int(response.headers.get("content-length", "0"))
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
         """Mount blob ``digest`` from ``from_repo`` into ``repo`` without uploading it; ``False`` when the
         registry declined (it then opened an upload session, which the next :meth:`upload_blob` uses)."""
         what = f"mounting {digest} from {from_repo} into {repo}"
-        response = self._request(
+        response = self._transport.request(
             "POST",
             f"/v2/{repo}/blobs/uploads/",
             params={"mount": _check_digest(digest), "from": from_repo},
@@ -163,12 +159,12 @@ class Registry:
             what=what,
         )
         if response.status_code == 201:
-            self._check_echo(response, digest, what)
+            self._transport.check_echo(response, digest, what)
             return True
         if response.status_code == 202:
-            self._sessions[(repo, digest)] = self._location(response, what)
+            self._sessions[(repo, digest)] = self._transport.location(response, what)
             return False
-        raise self._refused(response, what)
+        raise self._transport.refused(response, what)
 
     def upload_blob(
         self, repo: str, data: bytes | Path, digest: str, *, chunk_size: int | None = None
@@ -207,7 +203,7 @@ class Registry:
                     upload.session = None
                 raise
 
-        self._with_retries(attempt, what)
+        self._transport.with_retries(attempt, what)
 
     def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
         """Store a manifest under ``reference`` (its digest first, then each tag in its own call);
@@ -229,7 +225,7 @@ class Registry:
     ) -> ServedManifest | None:
         """The manifest ``reference`` (tag or digest) names, or ``None`` when there is none."""
         what = f"the manifest {_ref(repo, reference)}"
-        response = self._request(
+        response = self._transport.request(
             "GET",
             f"/v2/{repo}/manifests/{reference}",
             scopes=_pull(repo),
@@ -245,7 +241,7 @@ class Registry:
                 )
             return None
         if response.status_code != 200:
-            raise self._refused(response, what)
+            raise self._transport.refused(response, what)
         body = response.content
         expected = (
             reference if _DIGEST.fullmatch(reference) else response.headers.get("docker-content-digest")
@@ -264,7 +260,7 @@ class Registry:
     def head_manifest(self, repo: str, reference: str) -> tuple[str, str] | None:
         """``(digest, media type)`` of the manifest ``reference`` names, or ``None`` when there is none."""
         what = f"the manifest check for {_ref(repo, reference)}"
-        response = self._request(
+        response = self._transport.request(
             "HEAD",
             f"/v2/{repo}/manifests/{reference}",
             scopes=_pull(repo),
@@ -274,7 +270,7 @@ class Registry:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._refused(response, what)
+            raise self._transport.refused(response, what)
         digest = response.headers.get("docker-content-digest")
         if not digest:
             # The header is optional in the spec; the body always tells.
@@ -285,11 +281,11 @@ class Registry:
     def get_blob(self, repo: str, digest: str) -> bytes:
         """The blob's bytes, checked against ``digest`` (registries may redirect to storage)."""
         what = f"the blob {repo}@{_check_digest(digest)}"
-        response = self._request(
+        response = self._transport.request(
             "GET", f"/v2/{repo}/blobs/{digest}", scopes=_pull(repo), what=what, follow_redirects=True
         )
         if response.status_code != 200:
-            raise self._refused(response, what)
+            raise self._transport.refused(response, what)
         got = digest_of(response.content, digest.split(":")[0])
         if got != digest:
             raise RegistryError(f"registry {self.host} served {what} with digest {got}, expected {digest}")
@@ -358,7 +354,7 @@ class Registry:
         if _DIGEST.fullmatch(reference) and reference != digest:
             raise ValueError(f"the manifest's digest is {digest}, not the reference {reference}")
         what = f"the manifest for {_ref(repo, reference)}"
-        response = self._request(
+        response = self._transport.request(
             "PUT",
             f"/v2/{repo}/manifests/{reference}",
             scopes=_push(repo),
@@ -367,21 +363,23 @@ class Registry:
             what=what,
         )
         if response.status_code not in (200, 201):
-            raise self._refused(response, what)
-        self._check_echo(response, digest, what)
+            raise self._transport.refused(response, what)
+        self._transport.check_echo(response, digest, what)
         return digest, "oci-subject" in response.headers
 
     def _start_upload(self, repo: str, what: str) -> httpx.URL:
-        response = self._once("POST", self._url(f"/v2/{repo}/blobs/uploads/"), scopes=_push(repo))
+        response = self._transport.once(
+            "POST", self._transport.url(f"/v2/{repo}/blobs/uploads/"), scopes=_push(repo)
+        )
         if response.status_code != 202:
-            raise self._refused(response, what)
-        return self._location(response, what)
+            raise self._transport.refused(response, what)
+        return self._transport.location(response, what)
 
     def _patch(
         self, repo: str, session: httpx.URL, data: bytes | Path, start: int, length: int, what: str
     ) -> httpx.URL:
         chunk = b"".join(_read(data, start, length))
-        response = self._once(
+        response = self._transport.once(
             "PATCH",
             session,
             scopes=_push(repo),
@@ -393,13 +391,13 @@ class Registry:
             content=lambda: chunk,
         )
         if response.status_code != 202:
-            raise self._refused(response, what)
-        return self._location(response, what)
+            raise self._transport.refused(response, what)
+        return self._transport.location(response, what)
 
     def _finish_upload(
         self, repo: str, session: httpx.URL, digest: str, what: str, body: Callable[[], Content], length: int
     ) -> None:
-        response = self._once(
+        response = self._transport.once(
             "PUT",
             session.copy_merge_params({"digest": digest}),
             scopes=_push(repo),
@@ -407,18 +405,18 @@ class Registry:
             content=body,
         )
         if response.status_code != 201:
-            raise self._refused(response, what)
-        self._check_echo(response, digest, what)
+            raise self._transport.refused(response, what)
+        self._transport.check_echo(response, digest, what)
 
     def _resume(self, upload: _Upload, repo: str, what: str) -> None:
         assert upload.session is not None
-        response = self._once("GET", upload.session, scopes=_push(repo))
+        response = self._transport.once("GET", upload.session, scopes=_push(repo))
         end = re.fullmatch(r"(?:bytes=)?0-(\d+)", response.headers.get("range", ""))
         # "0-0" means one byte or none (registries differ), so that case starts afresh like a lost session.
         if response.status_code != 204 or end is None or end.group(1) == "0":
             upload.session, upload.offset = self._start_upload(repo, what), 0
             return
-        upload.session, upload.offset = self._location(response, what), int(end.group(1)) + 1
+        upload.session, upload.offset = self._transport.location(response, what), int(end.group(1)) + 1
 
     def _pages(
         self,
@@ -429,11 +427,11 @@ class Registry:
         *,
         on_404: Literal["error", "empty", "no-referrers-api"] = "error",
     ) -> Iterator[dict[str, Any]]:
-        url = self._url(path).copy_merge_params(params or {})
+        url = self._transport.url(path).copy_merge_params(params or {})
         seen: set[str] = set()
         while str(url) not in seen:
             seen.add(str(url))
-            response = self._request(
+            response = self._transport.request(
                 "GET", url, scopes=scopes, what=what, headers={"Accept": MEDIA_TYPE_INDEX}
             )
             if response.status_code == 404 and on_404 == "no-referrers-api":
@@ -441,139 +439,12 @@ class Registry:
             if response.status_code == 404 and on_404 == "empty":
                 return
             if response.status_code != 200:
-                raise self._refused(response, what)
+                raise self._transport.refused(response, what)
             yield _json_or_empty(response.content)
             link = response.links.get("next", {}).get("url")
             if not link:
                 return
             url = url.join(link)
-
-    def _url(self, path: str) -> httpx.URL:
-        return httpx.URL(self._base + path)
-
-    def _location(self, response: httpx.Response, what: str) -> httpx.URL:
-        location = response.headers.get("location")
-        if not location:
-            raise RegistryError(
-                f"registry {self.host} answered {what} with HTTP {response.status_code} but no Location, "
-                "expected the upload session's URL"
-            )
-        return response.request.url.join(location)
-
-    def _check_echo(self, response: httpx.Response, digest: str, what: str) -> None:
-        echoed = response.headers.get("docker-content-digest")
-        if echoed and echoed != digest:
-            raise RegistryError(
-                f"registry {self.host} stored {what} as {echoed}, expected {digest}",
-                hint="the registry or something between it and goship altered the content",
-            )
-
-    def _refused(self, response: httpx.Response, what: str) -> RegistryError:
-        status = response.status_code
-        errors = _error_json(response)
-        said = "; ".join(errors) if errors else f"HTTP {status} {_shown(response)}".strip()
-        hint = None
-        if status == 401:
-            creds = self._auth.credentials
-            hint = (
-                f"check the credentials for {self.host} ({creds.source or 'given to goship'})"
-                if creds
-                else f"no credentials for {self.host}: run 'docker login {self.host}' or configure a credential helper"
-            )
-            return RegistryError(
-                f"registry {self.host} refused {what} ({self._auth.identity}): {said}", hint=hint
-            )
-        if status == 403:
-            hint = f"the account ({self._auth.identity}) may lack permission for this repository"
-        elif any(e.startswith(("MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN")) for e in errors):
-            hint = "push every blob (layers and config) before the manifest that names them"
-        return RegistryError(f"registry {self.host} refused {what}: {said}", hint=hint)
-
-    def _request(
-        self,
-        method: str,
-        path: str | httpx.URL,
-        *,
-        scopes: Sequence[str],
-        what: str,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        content: Callable[[], Content] | None = None,
-        follow_redirects: bool = False,
-    ) -> httpx.Response:
-        url = path if isinstance(path, httpx.URL) else self._url(path)
-        if params:
-            url = url.copy_merge_params(params)
-        return self._with_retries(
-            lambda: self._once(
-                method,
-                url,
-                scopes=scopes,
-                headers=headers,
-                content=content,
-                follow_redirects=follow_redirects,
-            ),
-            what,
-        )
-
-    def _with_retries(self, attempt: Callable[[], T], what: str) -> T:
-        policy = self._retry
-        for n in range(1, policy.attempts + 1):
-            try:
-                return attempt()
-            except _Transient as exc:
-                if n == policy.attempts:
-                    raise RegistryError(
-                        f"registry {self.host} kept failing {what}: {exc.reason} "
-                        f"(gave up after {policy.attempts} attempts)",
-                        hint="the registry or the network is unwell; try again later",
-                    ) from exc
-                backoff = min(policy.max_delay, policy.base_delay * 2 ** (n - 1))
-                wait = backoff if exc.retry_after is None else min(policy.max_delay, exc.retry_after)
-                self._sleep(wait)
-        raise AssertionError("unreachable: RetryPolicy.attempts must be at least 1")
-
-    def _once(
-        self,
-        method: str,
-        url: httpx.URL,
-        *,
-        scopes: Sequence[str],
-        headers: Mapping[str, str] | None = None,
-        content: Callable[[], Content] | None = None,
-        follow_redirects: bool = False,
-    ) -> httpx.Response:
-        """One request, plus one more when a 401 taught the authenticator something; raises
-        :class:`_Transient` for what deserves another try."""
-        for authenticated_retry in (False, True):
-            request_headers = {"User-Agent": f"goship/{__version__}", **(headers or {})}
-            # Credentials go to the registry's own host only, never to storage a Location points at.
-            if url.netloc.decode() == self.host:
-                authorization = self._auth.authorization(scopes)
-                if authorization:
-                    request_headers["Authorization"] = authorization
-            try:
-                response = self._client.request(
-                    method,
-                    url,
-                    headers=request_headers,
-                    content=content() if content else None,
-                    follow_redirects=follow_redirects,
-                )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                raise _Transient(f"{method} {url.path}: {exc.__class__.__name__}: {exc}"[:300]) from exc
-            if response.status_code in _RETRIED_STATUS:
-                errors = _error_json(response)
-                raise _Transient(
-                    f"{method} {url.path}: HTTP {response.status_code}"
-                    + (f" ({'; '.join(errors)})" if errors else ""),
-                    _retry_after(response.headers.get("retry-after"), self._clock),
-                )
-            if response.status_code != 401 or authenticated_retry:
-                return response
-            if not self._auth.on_unauthorized(response, scopes):
-                return response
-        raise AssertionError("unreachable")
 
 
 @dataclass
@@ -626,44 +497,3 @@ def _read(data: bytes | Path, start: int, length: int) -> Iterator[bytes]:
         while length > 0 and (block := f.read(min(length, 1 << 20))):
             length -= len(block)
             yield block
-
-
-def _json_or_empty(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _error_json(response: httpx.Response) -> list[str]:
-    """``CODE: message (detail)`` for each entry of the spec's ``{"errors": [...]}`` body."""
-    shown = []
-    for error in _json_or_empty(response.content).get("errors") or []:
-        if not isinstance(error, dict):
-            continue
-        line = f"{error.get('code', 'UNKNOWN')}: {error.get('message', '')}".rstrip(": ")
-        detail = error.get("detail")
-        if detail:
-            line += f" ({json.dumps(detail, separators=(',', ':'))[:_BODY_SHOWN]})"
-        shown.append(line)
-    return shown
-
-
-def _shown(response: httpx.Response) -> str:
-    text = response.content[:_BODY_SHOWN].decode("utf-8", "replace").strip()
-    return " ".join(text.split()) + ("…" if len(response.content) > _BODY_SHOWN else "")
-
-
-def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - clock())

@@ -379,19 +379,6 @@ def _bench(*, runs: int, ko_version: str, regenerate: bool) -> int:
             (repo / "goship.yaml").unlink(missing_ok=True)
 
 
-def _cold_buildid_seconds(workdir: Path) -> tuple[float, str]:
-    """Wall time of ``go tool buildid`` (on the go binary) with an empty GOCACHE, and why it is slow."""
-    go = shutil.which("go") or "go"
-    with tempfile.TemporaryDirectory(prefix="buildid-", dir=workdir) as sandbox:
-        env = Sandbox(Path(sandbox)).env()
-        tool_dir = Path(run_command([go, "env", "GOTOOLDIR"], workdir, env)[1].strip())
-        seconds, _ = run_command([go, "tool", "buildid", go], workdir, env)
-    why = (
-        "" if (tool_dir / "buildid").is_file() else f" ({tool_dir} has no buildid: go tool compiles it first)"
-    )
-    return seconds, why
-
-
 def _measure(
     contenders: Contenders, skopeo: str, workdir: Path, *, runs: int, versions: dict[str, str], ko_how: str
 ) -> int:
@@ -452,12 +439,6 @@ def _measure(
             f"target  goship/ko {scenario} <= {RATIO_TARGET:.2f}: {ratio:.2f}"
             f"  ({ours.median:.3f} s / {theirs.median:.3f} s)  {'MET' if ok else 'MISSED'}"
         )
-
-    buildid = _cold_buildid_seconds(workdir)
-    print(
-        f"of goship's cold time, 'go tool buildid', which goship runs on each binary, takes {buildid[0]:.2f} s"
-        f" alone on an empty GOCACHE{buildid[1]}"
-    )
 
     notes: list[str] = []
     print()

@@ -106,3 +106,52 @@ def test_goship_demo_tells_the_story(tmp_path: Path) -> None:
     code, _, err = goship(tmp_path, "demo")
     assert code == 0, err
     assert "the story went as told" in err
+
+
+def test_a_replica_killed_mid_rollout_is_replaced_and_its_requests_counted(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    from goship.cli._images import open_images
+    from goship.gotool import Go
+    from goship.local.rehearsal import Rehearsal, RehearsalSpec
+    from goship.local.sides import resolve_side
+    from goship.rollout.rolling import RolloutEvent
+
+    images = open_images(names=[], platforms=[], store=tmp_path / "store", insecure=False, cwd=demo_repo)
+    [service] = images.services
+    old, new = (
+        resolve_side(
+            v,
+            repo=images.session.repo,
+            service=service,
+            store=images.store,
+            go_cache=True,
+            open_registry=images.open_registry,
+            unpack_dir=tmp_path / "rootfs",
+        )
+        for v in ("v1.0.0", "v1.1.0")
+    )
+    killed: list[int] = []
+
+    class KillOneMidRollout(Rehearsal):
+        def _rollout_event(self, event: RolloutEvent) -> None:
+            super()._rollout_event(event)
+            if event.kind == "scale" and not killed:
+                victim = next(r for r in self.supervisor.replicas() if r.version == "v1.0.0" and r.pid)
+                assert victim.pid is not None
+                os.kill(victim.pid, signal.SIGKILL)
+                killed.append(victim.pid)
+
+    spec = RehearsalSpec(rps=300, env={"HELLO_SLOW_MS": "200"})
+    report = KillOneMidRollout(
+        old, new, spec, go=Go(demo_repo), work_dir=tmp_path / "work", bin_cache=tmp_path / "bin"
+    ).run()
+    assert killed
+    doc = report.to_json()
+    # The rollout still completes; the killed replica's in-flight requests show up as resets, not hidden.
+    assert any(e["kind"] == "rollout-finished" and "complete" in e["message"] for e in doc["events"])
+    assert doc["failed_requests"] > 0
+    assert {f["cause"] for f in doc["failures"]} <= {"reset", "connect"}
+    assert any(e["kind"] in ("crashed", "restarted") for e in doc["events"])

@@ -87,7 +87,8 @@ class Rehearsal:
         http = httpx.Client(timeout=5.0)
         client = RouterClient(router.admin_url, http)
         client.configure({}, TrafficRules(weights={self.old.version: 100}))
-        supervisor = Supervisor(
+        # Kept on the rehearsal so a subclass (a chaos test) can reach the replicas mid-rollout.
+        supervisor = self.supervisor = Supervisor(
             log_dir=self.work_dir / "logs",
             on_event=self._replica_event,
             on_endpoints_changed=lambda endpoints: self._route(client, endpoints),

@@ -255,3 +255,19 @@ def test_a_service_on_a_base_pulled_by_digest(repo: Repo, registry: RunningRegis
     assert manifest["annotations"]["org.opencontainers.image.base.name"] == image
     assert manifest["annotations"]["org.opencontainers.image.base.digest"] == base_digest
     assert len(manifest["layers"]) == 3  # the base's static layer and binary, then this binary
+
+
+def test_a_reused_image_goes_where_the_config_says_today(
+    repo: Repo, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    configure(repo, registry.host, tmp_path)
+    add_service(repo)
+    repo.tag("v1.2.0")
+    first = publish(repo, tmp_path)[1]["images"][0]  # type: ignore[index]
+    moved = f"{registry.host}/elsewhere-{tmp_path.name.lower()[-12:].strip('_-')}"
+    repo.write("goship.yaml", f"images:\n  registry: {moved}\n")
+    code, doc, err = publish(repo, tmp_path)
+    assert code == 0, err
+    [image] = doc["images"]  # type: ignore[misc]
+    assert image["repository"] == f"{moved}/orders" and image["digest"] == first["digest"]
+    assert tag_digest(f"{moved}/orders", "v1.2.0") == first["digest"]

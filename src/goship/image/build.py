@@ -4,6 +4,7 @@ nor re-layered."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -94,7 +95,8 @@ class ImageBuilder:
         known = self._record(service.name, identity.version)
         if known is not None and known.inputs == inputs and self.store.has_blob(known.digest):  # type: ignore[arg-type]
             self.store.add_to_index(self.store.resolve(known.digest), ref=ref)
-            return BuiltImage(**{**asdict(known), "platforms": known.platforms, "reused": True})
+            # Where it is published is not an input of the image: take today's, not the record's.
+            return dataclasses.replace(known, repository=service.repository, reused=True)
         images = [self._compose(service, identity, b, bases[str(b.platform)]) for b in binaries]
         index = compose_index(images, annotations=self._annotations(service, identity))
         self.store.write(index, ref=ref)

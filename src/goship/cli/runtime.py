@@ -339,6 +339,8 @@ def rollout(
         maxUnavailable, an integer or a percentage.
     progress_deadline
         progressDeadlineSeconds: a rollout without progress this long is undone.
+    dry_run
+        Say what would be rolled out, do nothing.
     json
         Print {"action", "router", "rollout", "status"} as one JSON document.
     """
@@ -384,6 +386,8 @@ def rollout_undo(
         maxUnavailable, an integer or a percentage.
     progress_deadline
         progressDeadlineSeconds: a rollback without progress this long is undone.
+    dry_run
+        Say which revision it would return to, do nothing.
     json
         Print {"action", "router", "rollout", "status"} as one JSON document.
     """

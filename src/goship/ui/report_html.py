@@ -22,7 +22,7 @@ _PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#
 _ERROR = "#d62728"
 _WIDTH, _HEIGHT = 920, 230
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60, 16, 26, 30
-_TIMELINE_ROWS = 10
+_TIMELINE_ROWS = 40  # one row per event (a rehearsal has a dozen or two); more wrap around
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 960px; color: #222; }

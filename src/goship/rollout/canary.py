@@ -1,0 +1,396 @@
+"""The canary engine: a state machine written once against the Workloads, TrafficRouter and MetricsSource
+ports (DESIGN.md principle 3) that shifts traffic to a new revision step by step, asks a judge after every
+analysis interval, and promotes or rolls back.
+
+    initializing ─► progressing(step k) ─► [awaiting-promotion] ─► promoting ─► succeeded
+          └──────────────┴──────────────────────┴─────────────────► rolling-back ─► failed
+
+Failures follow Flagger: the canary rolls back after ``failure_threshold`` consecutive failed analyses;
+an analysis without a verdict is ``wait`` until the step's deadline, a failure ("no data") after it.
+A paused canary is still judged (and still rolled back) but neither advances nor is promoted.
+
+Every transition is persisted (:mod:`.canary_state`) before the engine goes on, so a later engine on the
+same state file continues; when that file says the last analysis is older than one interval plus a
+margin, nobody judged the canary meanwhile and traffic goes back to 100 % stable before anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from goship.errors import CheckFailedError, ConfigError, UsageError
+from goship.rollout import canary_state
+from goship.rollout.canary_state import CanaryState, Decision, Event, Phase
+from goship.rollout.judges import DEFAULT_JUDGE, JUDGES, Judge, Samples, Verdict
+from goship.rollout.ports import HeaderMatch, MetricsSource, TrafficRouter, TrafficRules, Workloads
+
+
+@dataclass(frozen=True)
+class CanarySpec:
+    """How a canary proceeds; the analysis fields mirror Flagger's ``analysis`` block."""
+
+    steps: tuple[int, ...] = ()
+    """Canary traffic percent per step, ascending (e.g. 5, 25, 50, 100); empty: use ``step_weight``."""
+    step_weight: int = 10
+    """Percent added per step when ``steps`` is empty."""
+    max_weight: int = 50
+    """Highest percent before promotion when ``steps`` is empty."""
+    interval_s: float = 60.0
+    """Length of one analysis window; an analysis is made after each."""
+    min_requests: int = 50
+    """Fewer canary requests than this in a window is ``wait`` without asking the judge."""
+    failure_threshold: int = 5
+    """Consecutive failed analyses before the canary is rolled back."""
+    step_deadline_s: float = 600.0
+    """Seconds a step may go without a verdict; after it every ``wait`` counts as a failure ("no data")."""
+    judge: str = DEFAULT_JUDGE
+    """Judge name, a key of ``goship.rollout.judges.JUDGES``."""
+    judge_settings: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the judge's constructor."""
+    matches: tuple[HeaderMatch, ...] = ()
+    """Header or cookie rules sending matching requests to a version (A/B mode), kept while progressing."""
+    sticky_header: str | None = None
+    """Split by a hash of this header (a user id) so a user stays on one version."""
+    confirm_promotion: bool = False
+    """Wait for ``promote`` after the last step instead of promoting by itself."""
+    replicas: int = 1
+    """Replicas the service runs; the canary gets them all before the stable revision is scaled down."""
+    canary_replicas: int | None = None
+    """Replicas of the canary while it is analysed; ``None``: ``replicas``."""
+    ready_deadline_s: float = 300.0
+    """Seconds the canary's replicas have to become available (at the start and at promotion)."""
+    poll_s: float = 1.0
+    """How often readiness is checked."""
+    stale_margin_s: float = 30.0
+    """A state whose last analysis is older than ``interval_s`` plus this was not being judged."""
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        if not weights or any(not 0 < w <= 100 for w in weights) or list(weights) != sorted(set(weights)):
+            raise ConfigError(
+                f"expected canary steps ascending between 1 and 100, like 5, 25, 50 (got {weights})"
+            )
+        if self.judge not in JUDGES:
+            raise ConfigError(f"expected judge {', '.join(repr(j) for j in JUDGES)} (got {self.judge!r})")
+        if self.failure_threshold < 1 or self.interval_s <= 0 or self.replicas < 1:
+            raise ConfigError(
+                f"expected failure_threshold >= 1, interval_s > 0 and replicas >= 1 (got "
+                f"{self.failure_threshold}, {self.interval_s}, {self.replicas})"
+            )
+
+    def weights(self) -> tuple[int, ...]:
+        """Canary percent per step."""
+        if self.steps:
+            return tuple(self.steps)
+        if self.step_weight <= 0:
+            return ()
+        return tuple(range(self.step_weight, min(self.max_weight, 100) + 1, self.step_weight))
+
+
+class CanaryEngine:
+    """Runs one canary of ``canary`` against ``stable``; commands act on the persisted state, so they work
+    from another process as well as from this one."""
+
+    def __init__(
+        self,
+        workloads: Workloads,
+        router: TrafficRouter,
+        metrics: MetricsSource,
+        spec: CanarySpec,
+        *,
+        stable: str,
+        canary: str,
+        state_path: Path,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.workloads = workloads
+        self.router = router
+        self.metrics = metrics
+        self.spec = spec
+        self.stable = stable
+        self.canary = canary
+        self.state_path = state_path
+        # Wall-clock time by default: the state is read back by another process.
+        self.clock = clock
+        self.sleep = sleep
+        self.judge: Judge = JUDGES[spec.judge](**dict(spec.judge_settings))
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def start(self) -> CanaryState:
+        """Begin a new canary and run it to the end; refused while another is active on the state file."""
+        current = canary_state.load(self.state_path)
+        if current is not None and current.active:
+            raise UsageError(
+                f"a canary of {current.canary} against {current.stable} is already {current.phase} "
+                f"(step {current.step + 1} of {len(current.weights)}, state in {self.state_path})",
+                hint="resume it with 'goship canary resume' or stop it with 'goship canary abort'",
+            )
+        now = self.clock()
+        state = CanaryState(
+            stable=self.stable,
+            canary=self.canary,
+            phase="initializing",
+            weights=self.spec.weights(),
+            judge=self.spec.judge,
+            started=now,
+            step_started=now,
+        )
+        self._save(self._event(state, "phase", f"canary of {self.canary} against {self.stable} started"))
+        return self.run()
+
+    def run(self) -> CanaryState:
+        """Drive the persisted canary until it succeeds or fails (a new engine continues a killed one)."""
+        state = self._load()
+        if state.active and state.phase != "initializing":
+            state = self._unjudged_to_stable(state)
+        while state.active:
+            # Each analysis reloads the file first, so commands from other processes are seen.
+            state = self._advance(state)
+        return state
+
+    def pause(self) -> CanaryState:
+        """Hold the canary at its step: it is still judged, but neither advances nor is promoted."""
+        state = self._active("pause")
+        return self._save(self._event(dataclasses.replace(state, paused=True), "phase", "paused"))
+
+    def resume(self) -> CanaryState:
+        """Let a paused canary advance again (call :meth:`run` to drive it if no engine is running)."""
+        state = self._active("resume")
+        return self._save(self._event(dataclasses.replace(state, paused=False), "phase", "resumed"))
+
+    def promote(self, *, force: bool = False) -> CanaryState:
+        """Skip the remaining steps and promote; only when the last analysis passed, unless ``force``."""
+        state = self._active("promote")
+        if state.phase in ("promoting", "rolling-back"):
+            raise UsageError(f"the canary of {state.canary} is already {state.phase}")
+        if state.last_outcome != "pass" and not force:
+            raise CheckFailedError(
+                f"expected the last analysis of {state.canary} to pass before promotion "
+                f"(got {state.last_outcome or 'no analysis yet'})",
+                hint="wait for a passing analysis, or promote with --force",
+            )
+        why = "promotion confirmed" + (" (forced)" if force else "")
+        return self._save(self._phase(dataclasses.replace(state, paused=False), "promoting", why))
+
+    def abort(self, reason: str = "aborted by a person") -> CanaryState:
+        """Roll back now: traffic to 100 % stable, then the canary scaled down."""
+        state = self._active("abort")
+        return self._roll_back(self._save(self._phase(state, "rolling-back", reason)))
+
+    def explain(self) -> tuple[Decision, ...]:
+        """Every analysis so far, oldest first, with the numbers behind each verdict."""
+        return self._load().decisions
+
+    def status(self) -> CanaryState | None:
+        """The persisted state, or ``None`` when no canary was started on the state file."""
+        return canary_state.load(self.state_path)
+
+    # -- the state machine ------------------------------------------------------------------------
+
+    def _advance(self, state: CanaryState) -> CanaryState:
+        if state.phase == "initializing":
+            return self._initialize(state)
+        if state.phase in ("progressing", "awaiting-promotion"):
+            return self._analyse(state)
+        if state.phase == "promoting":
+            return self._promote(state)
+        return self._roll_back(state)
+
+    def _initialize(self, state: CanaryState) -> CanaryState:
+        state = self._route(state, {self.stable: 100, self.canary: 0}, matches=False)
+        replicas = self.spec.canary_replicas or self.spec.replicas
+        state = self._scale(state, self.canary, replicas)
+        if not self._wait_available(self.canary, replicas):
+            return self._save(
+                self._phase(
+                    state,
+                    "rolling-back",
+                    f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
+                )
+            )
+        return self._enter_step(state, 0)
+
+    def _enter_step(self, state: CanaryState, step: int) -> CanaryState:
+        weight = state.weights[step]
+        state = dataclasses.replace(state, step=step, step_started=self.clock())
+        state = self._route(state, {self.stable: 100 - weight, self.canary: weight}, matches=True)
+        return self._save(
+            self._phase(state, "progressing", f"step {step + 1}/{len(state.weights)}: {weight} %")
+        )
+
+    def _analyse(self, state: CanaryState) -> CanaryState:
+        self.sleep(self.spec.interval_s)
+        # Commands given while the window filled (pause, promote, abort) win over this analysis.
+        state = self._load()
+        if state.phase not in ("progressing", "awaiting-promotion"):
+            return state
+        now = self.clock()
+        window = self.metrics.window([self.stable, self.canary], self.spec.interval_s)
+        stable, canary = self._samples(window, self.stable), self._samples(window, self.canary)
+        judge_state = state.judge_state
+        if canary.requests < self.spec.min_requests:
+            verdict = Verdict(
+                "wait",
+                f"no data: canary served {canary.requests} of the {self.spec.min_requests} requests needed",
+                {"canary_requests": float(canary.requests), "min_requests": float(self.spec.min_requests)},
+                {"stable": stable.requests, "canary": canary.requests},
+            )
+            judge_name = "engine"
+        else:
+            verdict, judge_state = self.judge.step(state.judge_state, stable, canary)
+            judge_name = self.spec.judge
+        overdue = now - state.step_started > self.spec.step_deadline_s
+        if verdict.outcome == "wait" and overdue and state.phase == "progressing" and not state.paused:
+            verdict = dataclasses.replace(
+                verdict,
+                outcome="fail",
+                reason=f"no data: no verdict within the {self.spec.step_deadline_s:g}s step deadline "
+                f"({verdict.reason})",
+            )
+        failures = (
+            state.failures + 1
+            if verdict.outcome == "fail"
+            else 0
+            if verdict.outcome == "pass"
+            else state.failures
+        )
+        decision = Decision(
+            time=now,
+            step=state.step,
+            weight=state.weight,
+            window_s=self.spec.interval_s,
+            judge=judge_name,
+            samples=dict(verdict.samples),
+            values={**verdict.values, "failure_threshold": float(self.spec.failure_threshold)},
+            verdict=verdict.outcome,
+            reason=verdict.reason,
+            failures=failures,
+        )
+        state = dataclasses.replace(
+            state,
+            failures=failures,
+            last_analysis=now,
+            last_outcome=verdict.outcome,
+            judge_state=judge_state,
+            decisions=(*state.decisions, decision),
+        )
+        if failures >= self.spec.failure_threshold:
+            return self._save(
+                self._phase(
+                    state, "rolling-back", f"{failures} consecutive failed analyses: {verdict.reason}"
+                )
+            )
+        if verdict.outcome != "pass" or state.paused or state.phase == "awaiting-promotion":
+            return self._save(state)
+        if state.step + 1 < len(state.weights):
+            return self._enter_step(state, state.step + 1)
+        if self.spec.confirm_promotion:
+            return self._save(
+                self._phase(state, "awaiting-promotion", "last step passed; waiting for promote")
+            )
+        return self._save(self._phase(state, "promoting", "last step passed"))
+
+    def _promote(self, state: CanaryState) -> CanaryState:
+        state = self._scale(state, self.canary, self.spec.replicas)
+        if not self._wait_available(self.canary, self.spec.replicas):
+            return self._save(
+                self._phase(
+                    state,
+                    "rolling-back",
+                    f"{self.canary} did not get {self.spec.replicas} available replicas for promotion",
+                )
+            )
+        state = self._route(state, {self.canary: 100}, matches=False)
+        state = self._scale(state, self.stable, 0)
+        return self._save(self._phase(state, "succeeded", f"{self.canary} serves 100 % of traffic"))
+
+    def _roll_back(self, state: CanaryState) -> CanaryState:
+        # Traffic first: a canary scaled down while it still has weight would drop requests.
+        state = self._route(state, {self.stable: 100}, matches=False)
+        state = self._scale(state, self.canary, 0)
+        return self._save(self._phase(state, "failed", state.reason))
+
+    def _unjudged_to_stable(self, state: CanaryState) -> CanaryState:
+        """Traffic goes back to stable when nobody judged the canary for longer than an interval."""
+        since = state.last_analysis if state.last_analysis is not None else state.step_started
+        idle = self.clock() - since
+        if state.phase not in ("progressing", "awaiting-promotion") or idle <= (
+            self.spec.interval_s + self.spec.stale_margin_s
+        ):
+            return state
+        state = self._event(
+            state, "note", f"the canary was not judged for {idle:.0f}s; traffic back to stable"
+        )
+        state = self._save(self._route(state, {self.stable: 100, self.canary: 0}, matches=False))
+        # The step starts over (judge evidence is kept): its weight and deadline begin again now.
+        return self._enter_step(state, state.step)
+
+    # -- ports and persistence --------------------------------------------------------------------
+
+    def _route(self, state: CanaryState, weights: Mapping[str, int], *, matches: bool) -> CanaryState:
+        rules = TrafficRules(
+            weights=dict(weights),
+            matches=self.spec.matches if matches else (),
+            sticky_header=self.spec.sticky_header if matches else None,
+        )
+        self.router.apply(rules)
+        shown = ", ".join(f"{v} {w} %" for v, w in weights.items())
+        return self._save(self._event(state, "traffic", shown))
+
+    def _scale(self, state: CanaryState, revision: str, replicas: int) -> CanaryState:
+        self.workloads.scale(revision, replicas)
+        return self._save(self._event(state, "scale", f"{revision} → {replicas} replicas"))
+
+    def _wait_available(self, revision: str, replicas: int) -> bool:
+        deadline = self.clock() + self.spec.ready_deadline_s
+        while True:
+            if any(s.name == revision and s.available >= replicas for s in self.workloads.states()):
+                return True
+            if self.clock() > deadline:
+                return False
+            self.sleep(self.spec.poll_s)
+
+    @staticmethod
+    def _samples(window: Mapping[str, Any], version: str) -> Samples:
+        got = window.get(version)
+        if got is None:
+            return Samples(0, 0)
+        # The port reports quantiles, not raw latencies, so latency samples stay empty here.
+        return Samples(got.requests, min(got.errors, got.requests))
+
+    def _phase(self, state: CanaryState, phase: Phase, reason: str) -> CanaryState:
+        return self._event(
+            dataclasses.replace(state, phase=phase, reason=reason), "phase", f"{phase}: {reason}"
+        )
+
+    def _event(self, state: CanaryState, kind: str, message: str) -> CanaryState:
+        return dataclasses.replace(state, events=(*state.events, Event(self.clock(), kind, message)))
+
+    def _save(self, state: CanaryState) -> CanaryState:
+        canary_state.save(self.state_path, state)
+        return state
+
+    def _load(self) -> CanaryState:
+        state = canary_state.load(self.state_path)
+        if state is None:
+            raise UsageError(
+                f"no canary was started with state file {self.state_path}",
+                hint="start one with 'goship canary start'",
+            )
+        return state
+
+    def _active(self, command: str) -> CanaryState:
+        state = self._load()
+        if not state.active:
+            raise UsageError(f"cannot {command} the canary of {state.canary}: it has {state.phase}")
+        return state
+
+
+__all__ = ["CanaryEngine", "CanarySpec"]

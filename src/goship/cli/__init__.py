@@ -91,6 +91,11 @@ def build_app() -> cyclopts.App:
         name="config",
         help="goship.yaml: 'show' the effective config, or its 'schema'.",
     )
+    app.command(
+        "goship.cli.canary:app",
+        name="canary",
+        help="Canary releases: 'simulate' judges every judge on synthetic traffic.",
+    )
     return app
 
 

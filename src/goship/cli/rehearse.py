@@ -47,7 +47,8 @@ def rehearse(
     to
         The version to roll out (default HEAD).
     strategy
-        rolling (Deployment semantics); canary comes with the canary engine.
+        rolling (Deployment semantics) or canary (traffic shifted 20 % → 50 %, judged by the sequential
+        judge against the stable version, promoted or rolled back by itself).
     rps
         Requests per second of the open-loop load.
     replicas
@@ -72,11 +73,6 @@ def rehearse(
 
     Example: goship rehearse --from v1.3.0 --to HEAD --rps 300
     """
-    if strategy == "canary":
-        raise UsageError(
-            "--strategy canary needs the canary engine, which this goship does not have yet",
-            hint="rehearse with --strategy rolling",
-        )
     from goship.local.rehearsal import RehearsalSpec
     from goship.ui import console
 
@@ -86,6 +82,7 @@ def rehearse(
     if bad is not None:
         raise UsageError(f"--env {bad!r}: expected KEY=VALUE", hint="e.g. --env HELLO_SLOW_MS=100")
     spec = RehearsalSpec(
+        strategy=strategy,
         replicas=replicas,
         rps=rps,
         env={k: v for k, _, v in pairs},

@@ -4,11 +4,13 @@ stopped under load as a node drain would — and a report of every request that 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -18,12 +20,14 @@ from goship.local.loadgen import LoadResult, LoadRun, LoadSpec
 from goship.local.probes import ProbeSpec
 from goship.local.rootfs import Rootfs
 from goship.local.router import RouterClient, RouterProcess, ensure_router_binary
+from goship.local.routerstats import RouterMetrics
 from goship.local.routing import route_ready
 from goship.local.supervisor import Event as ReplicaEvent
 from goship.local.supervisor import ReplicaSpec, Supervisor
 from goship.local.workloads import LocalWorkloads
+from goship.rollout.canary import CanaryEngine, CanarySpec
 from goship.rollout.ports import TrafficRules
-from goship.rollout.rolling import RollingUpdate, RolloutEvent, RolloutSpec
+from goship.rollout.rolling import RollingUpdate, RolloutEvent, RolloutResult, RolloutSpec
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,21 @@ class RehearsalSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     users: int = 50
     """User ids in the load (header X-User-Id), for sticky routing."""
+    strategy: Literal["rolling", "canary"] = "rolling"
+    canary: CanarySpec = field(
+        default_factory=lambda: CanarySpec(
+            steps=(20, 50),
+            interval_s=2.0,
+            min_requests=20,
+            failure_threshold=2,
+            step_deadline_s=30.0,
+            judge_settings={"min_requests_to_pass": 200},
+            poll_s=0.2,
+            stale_margin_s=10.0,
+            ready_deadline_s=60.0,
+        )
+    )
+    """The canary analysis (``strategy="canary"``): short intervals, for a rehearsal of seconds."""
     timeout_s: float = 2.0
 
 
@@ -78,6 +97,7 @@ class Rehearsal:
         self.old, self.new, self.spec = old, new, spec
         self.go, self.work_dir, self.bin_cache, self.say = go, work_dir, bin_cache, say
         self.events: list[rpt.Event] = []
+        self._canary_findings: list[rpt.Finding] = []
         self._lock = threading.Lock()
         self._t0: float | None = None
 
@@ -113,14 +133,17 @@ class Rehearsal:
             self._t0 = time.monotonic() - load.elapsed()
             self.say(f"{self.spec.rps:g} requests/s through the router; rolling out {self.new.version}")
             time.sleep(self.spec.warmup_s)
-            self._event(rpt.ROLLOUT_STARTED, f"rolling update {self.old.version} → {self.new.version}")
-            result = RollingUpdate(
-                workloads,
-                self.spec.rollout,
-                new=self.new.version,
-                old=[self.old.version],
-                on_event=self._rollout_event,
-            ).run()
+            self._event(rpt.ROLLOUT_STARTED, f"{self.spec.strategy} {self.old.version} → {self.new.version}")
+            if self.spec.strategy == "canary":
+                result = self._canary(workloads, client)
+            else:
+                result = RollingUpdate(
+                    workloads,
+                    self.spec.rollout,
+                    new=self.new.version,
+                    old=[self.old.version],
+                    on_event=self._rollout_event,
+                ).run()
             self._event(rpt.ROLLOUT_FINISHED, f"{result.outcome}: {result.reason}")
             time.sleep(self.spec.settle_s)
             if result.outcome == "complete":
@@ -132,7 +155,7 @@ class Rehearsal:
             findings = rpt.standard_findings(records, self.events)
             if result.outcome != "complete":
                 findings.insert(0, rpt.Finding("rollout-undone", f"the rollout was undone: {result.reason}"))
-            findings += self._ready_too_early(records)
+            findings += self._ready_too_early(records) + self._canary_findings
             verdict: rpt.Verdict = "fail" if result.outcome != "complete" or records.failures() else "pass"
             return rpt.Report.from_load(records, events=self.events, findings=findings, verdict=verdict)
         finally:
@@ -158,7 +181,38 @@ class Rehearsal:
             backoff_cap_s=10.0,
         )
 
+    def _canary(self, workloads: LocalWorkloads, client: RouterClient) -> RolloutResult:
+        """The canary engine on the local ports; its decision log becomes the report's findings."""
+        spec = dataclasses.replace(self.spec.canary, replicas=self.spec.replicas)
+        engine = CanaryEngine(
+            workloads,
+            client,
+            RouterMetrics(client),
+            spec,
+            stable=self.old.version,
+            canary=self.new.version,
+            state_path=self.work_dir / "canary.json",
+        )
+        started = time.monotonic()
+        state = engine.start()
+        for d in state.decisions:
+            self._canary_findings.append(
+                rpt.Finding(
+                    "canary-analysis",
+                    f"step {d.step + 1} at {d.weight} %: {d.verdict} — {d.reason}",
+                )
+            )
+        outcome: Literal["complete", "undone"] = "complete" if state.phase == "succeeded" else "undone"
+        winner = self.new.version if outcome == "complete" else self.old.version
+        return RolloutResult(outcome, winner, state.reason or state.phase, time.monotonic() - started)
+
     def _route(self, client: RouterClient, endpoints: Mapping[str, list[str]]) -> None:
+        if self.spec.strategy == "canary":
+            # The canary engine owns the weights; the replicas only say where each version is.
+            client.set_endpoints(
+                {v: list(endpoints.get(v, [])) for v in (self.old.version, self.new.version)}
+            )
+            return
         route_ready(client, endpoints, fallback=self.old.version)
 
     def _wait_available(self, workloads: LocalWorkloads, revision: str, timeout_s: float = 60) -> None:

@@ -155,3 +155,43 @@ def test_a_replica_killed_mid_rollout_is_replaced_and_its_requests_counted(
     assert doc["failed_requests"] > 0
     assert {f["cause"] for f in doc["failures"]} <= {"reset", "connect"}
     assert any(e["kind"] in ("crashed", "restarted") for e in doc["events"])
+
+
+def test_canary_rehearsal_rolls_back_an_erroring_canary_and_explains_why(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    subprocess.run(["git", "checkout", "-q", "-b", "erroring", "v1.1.0"], cwd=demo_repo, check=True)
+    main = demo_repo / "main.go"
+    # Only this version reads the failure rate the test sets for both: it answers 10 % of requests with 500s.
+    main.write_text(main.read_text().replace('"HELLO_FAIL_RATE"', '"HELLO_FAIL_RATE_CANARY"'))
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    subprocess.run(["git", "commit", "-qam", "fix: a bad canary"], cwd=demo_repo, check=True, env=env)
+    try:
+        code, report, err = rehearse(
+            demo_repo,
+            tmp_path / "store",
+            "v1.1.0",
+            "HEAD",
+            "--strategy",
+            "canary",
+            "--rps",
+            "300",
+            "--env",
+            "HELLO_FAIL_RATE_CANARY=0.1",
+        )
+    finally:
+        subprocess.run(["git", "checkout", "-q", "main"], cwd=demo_repo, check=True)
+    assert code == 1, err
+    assert report["verdict"] == "fail"
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert findings[0]["kind"] == "rollout-undone"
+    analyses = [f["message"] for f in findings if f["kind"] == "canary-analysis"]
+    assert analyses and "fail" in analyses[-1]
+    assert all(m.startswith("step 1 at 20 %") for m in analyses)  # rolled back within its first step

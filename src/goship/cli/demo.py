@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
@@ -15,10 +16,10 @@ def demo(
     rps: float = 200.0,
     keep: Annotated[bool, Parameter(negative=())] = False,
 ) -> int:
-    """Copy the example Go service into a temporary git repository, release v1.0.0, then rehearse two
-    upgrades under load: v1.1.0 (a feature, rolled out with 0 failed requests) and v1.2.0 (a release
-    that no longer shuts down gracefully: the rehearsal catches the dropped requests). Exit 0 when the
-    story went as told.
+    """Copy the example Go service into a temporary git repository, release v1.0.0, then rehearse three
+    upgrades under load: v1.1.0 (a feature, rolled out with 0 failed requests), v1.2.0 (a release that
+    no longer shuts down gracefully: the rehearsal catches the dropped requests) and v1.3.0 as a canary
+    (it fails 10 % of its requests: the canary analysis rolls it back). Exit 0 when the story went as told.
 
     Parameters
     ----------
@@ -43,12 +44,18 @@ def demo(
     images = open_images(names=[], platforms=[], store=scratch / "store", insecure=False, cwd=repo.path)
     # Requests take 200 ms, so every replica has some in flight when SIGTERM comes.
     spec = RehearsalSpec(rps=rps, env={"HELLO_SLOW_MS": "200"})
-    expected = {"v1.1.0": "pass", "v1.2.0": "fail"}
+    expected = {"v1.1.0": "pass", "v1.2.0": "fail", "v1.3.0": "fail"}
     outcomes = {}
-    for old, new in (("v1.0.0", "v1.1.0"), ("v1.1.0", "v1.2.0")):
-        console.info(f"\n== rehearsing {old} → {new} ==")
+    story: tuple[tuple[str, str, Literal["rolling", "canary"]], ...] = (
+        ("v1.0.0", "v1.1.0", "rolling"),
+        ("v1.1.0", "v1.2.0", "rolling"),
+        ("v1.1.0", "v1.3.0", "canary"),
+    )
+    for old, new, strategy in story:
+        console.info(f"\n== rehearsing {old} → {new} ({strategy}) ==")
         started = time.monotonic()
-        report, html = run_rehearsal(images, old, new, spec, say=console.info)
+        how = dataclasses.replace(spec, strategy=strategy)
+        report, html = run_rehearsal(images, old, new, how, say=console.info)
         render_summary(out, report, html=html)
         console.info(f"({time.monotonic() - started:.0f} s)")
         outcomes[new] = report.verdict
@@ -56,7 +63,8 @@ def demo(
     console.info(
         "\n"
         + (
-            "the story went as told: the feature rolled out cleanly, the bad release was caught before a cluster saw it"
+            "the story went as told: the feature rolled out cleanly, the release that drops requests was "
+            "caught, and the canary that fails requests was rolled back by its analysis"
             if as_told
             else f"unexpected verdicts: {outcomes} (expected {expected})"
         )

@@ -1,5 +1,6 @@
 """``goship demo``'s story, as a repository: the example service released as v1.0.0, a feature as
-v1.1.0, then a release that breaks graceful shutdown as v1.2.0 — three real commits and tags."""
+v1.1.0, a release that breaks graceful shutdown as v1.2.0, and one that fails 10 % of its requests as
+v1.3.0 — four real commits and tags."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from goship.git import Git
 # Markers in examples/hello/main.go the story edits; a change there must keep them.
 _GREETING = "hello from"
 _GRACE = 'noGrace: os.Getenv("HELLO_NO_GRACE") == "1"'
+_FAIL_RATE = 'os.Getenv("HELLO_FAIL_RATE")'
 
 
 @dataclass(frozen=True)
 class DemoRepo:
     path: Path
     releases: tuple[str, ...]
-    """v1.0.0 (the service), v1.1.0 (a feature), v1.2.0 (the bad release)."""
+    """v1.0.0 (the service), v1.1.0 (a feature), v1.2.0 (drops requests on SIGTERM), v1.3.0 (errors)."""
 
 
 def example_source() -> Path:
@@ -50,8 +52,8 @@ def make_demo_repo(where: Path, *, source: Path | None = None) -> DemoRepo:
     git.run("init", "-q", "-b", "main")
     main = where / "main.go"
     text = main.read_text()
-    if _GREETING not in text or _GRACE not in text:
-        raise UsageError(f"{main} has changed: the demo expects {_GREETING!r} and {_GRACE!r} in it")
+    if any(marker not in text for marker in (_GREETING, _GRACE, _FAIL_RATE)):
+        raise UsageError(f"{main} has changed: the demo expects {_GREETING!r}, {_GRACE!r} and {_FAIL_RATE!r}")
 
     def release(message: str, tag: str) -> None:
         git.run("add", "-A")
@@ -63,4 +65,6 @@ def make_demo_repo(where: Path, *, source: Path | None = None) -> DemoRepo:
     release("feat: a friendlier greeting", "v1.1.0")
     main.write_text(main.read_text().replace(_GRACE, "noGrace: true"))
     release("perf: skip the graceful-shutdown dance", "v1.2.0")
-    return DemoRepo(where, ("v1.0.0", "v1.1.0", "v1.2.0"))
+    main.write_text(main.read_text().replace("noGrace: true", _GRACE).replace(_FAIL_RATE, '"0.1"'))
+    release("feat: new pricing engine (graceful again, but 10 % of its answers are 500s)", "v1.3.0")
+    return DemoRepo(where, ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"))

@@ -14,13 +14,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 import httpx
 
 from goship import _proc
 from goship.errors import EnvironmentFailure, UsageError
 from goship.gotool import Go
+from goship.local.processes import Process, Spawner
 from goship.local.routerstats import (
     Histogram,
     RouterMetrics,
@@ -33,7 +34,6 @@ from goship.rollout.ports import TrafficRules
 
 __all__ = [
     "SOURCES",
-    "Child",
     "Histogram",
     "RouterClient",
     "RouterMetrics",
@@ -84,33 +84,6 @@ def ensure_router_binary(go: Go, cache_dir: Path, *, sources: Path = SOURCES) ->
     return binary
 
 
-class Child(Protocol):
-    """What :class:`RouterProcess` needs of a started process (``subprocess.Popen`` has it)."""
-
-    @property
-    def pid(self) -> int: ...
-
-    def poll(self) -> int | None: ...
-
-    def send_signal(self, sig: int, /) -> None: ...
-
-    def kill(self) -> None: ...
-
-
-class Spawner(Protocol):
-    """Starts a process: :func:`goship._proc.spawn`'s signature."""
-
-    def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None,
-        cwd: Path,
-        stdout: IO[bytes],
-        stderr: IO[bytes],
-    ) -> Child: ...
-
-
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) or "(empty)"
@@ -118,7 +91,7 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _wait(child: Child, timeout: float) -> int | None:
+def _wait(child: Process, timeout: float) -> int | None:
     deadline = time.monotonic() + timeout
     while (code := child.poll()) is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -129,7 +102,7 @@ def _wait(child: Child, timeout: float) -> int | None:
 class RouterProcess:
     """A running goship-router: where it listens, where its admin API is, and how to stop it."""
 
-    child: Child
+    child: Process
     listen: str
     """``127.0.0.1:P``: where clients send traffic."""
     admin: str

@@ -8,12 +8,13 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from goship import __version__
+from goship.git import Git
 from goship.gotool import Go
 from goship.image import sbom
 from goship.image.base import SCRATCH, Base, static_base
@@ -236,6 +237,36 @@ class ImageBuilder:
     def record(self, service: str, version: str) -> BuiltImage | None:
         """The last build of ``service`` at ``version`` in this store, if any."""
         return self._record(service, version)
+
+
+def build_at(
+    git: Git,
+    commit: str,
+    services: Sequence[Service],
+    identity: Callable[[Service], BuildIdentity],
+    *,
+    store: Layout,
+    work_dir: Path,
+    cache: BuildCache | None,
+    open_registry: RegistryFactory | None,
+) -> list[BuiltImage]:
+    """Build ``services`` as ``commit`` has them, in a scratch checkout under ``work_dir`` (a git worktree,
+    removed afterwards), into ``store``: what a rehearsal of an old release and a reproducibility check
+    both need."""
+    checkout = work_dir / "src"
+    git.worktree_add(checkout, commit)
+    try:
+        builder = ImageBuilder(
+            top=checkout,
+            go=Go(checkout),
+            store=store,
+            work_dir=work_dir / "work",
+            cache=cache,
+            open_registry=open_registry,
+        )
+        return [builder.build(s, identity(s)) for s in services]
+    finally:
+        git.worktree_remove(checkout)
 
 
 def _inputs_digest(

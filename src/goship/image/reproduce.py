@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from goship.errors import CheckFailedError
-from goship.gotool import Go
-from goship.image.build import BuiltImage, ImageBuilder
+from goship.image.build import BuiltImage, build_at
 from goship.image.layout import Layout, StoredImage
 from goship.image.pull import RegistryFactory
 from goship.image.services import Service
@@ -27,22 +26,18 @@ def verify_reproducible(
         runs: list[tuple[Layout, list[BuiltImage]]] = []
         for n in (1, 2):
             root = Path(scratch) / f"build-{n}"
-            checkout = root / "src"
-            repo.git.worktree_add(checkout, repo.head)
-            try:
-                store = Layout(root / "store")
-                builder = ImageBuilder(
-                    top=checkout,
-                    go=Go(checkout),
-                    store=store,
-                    work_dir=root / "work",
-                    cache=None,
-                    source_url=None,
-                    open_registry=open_registry,
-                )
-                runs.append((store, [builder.build(s, identity(s)) for s in services]))
-            finally:
-                repo.git.worktree_remove(checkout)
+            store = Layout(root / "store")
+            built = build_at(
+                repo.git,
+                repo.head,
+                services,
+                identity,
+                store=store,
+                work_dir=root,
+                cache=None,
+                open_registry=open_registry,
+            )
+            runs.append((store, built))
         (store_a, first), (store_b, second) = runs
         for a, b in zip(first, second, strict=True):
             if a.digest != b.digest:

@@ -3,13 +3,14 @@ image already there, unpacked for this machine's platform."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform as host
 import tempfile
 from pathlib import Path
 
 from goship.errors import UsageError
-from goship.gotool import Go
-from goship.image.build import ImageBuilder
+from goship.image.build import build_at
+from goship.image.gobuild import BuildCache
 from goship.image.layout import Layout
 from goship.image.oci import Platform
 from goship.image.pull import RegistryFactory
@@ -49,30 +50,16 @@ def resolve_side(
     if commit is not None:
         identity = build_identity(repo, service.module, commit=commit)
         with tempfile.TemporaryDirectory(prefix="goship-rehearse-") as scratch:
-            checkout = Path(scratch) / "src"
-            repo.git.worktree_add(checkout, commit)
-            try:
-                from goship.image.gobuild import BuildCache
-
-                builder = ImageBuilder(
-                    top=checkout,
-                    go=Go(checkout),
-                    store=store,
-                    work_dir=Path(scratch) / "work",
-                    cache=BuildCache.default() if go_cache else None,
-                    open_registry=open_registry,
-                )
-                only_here = Service(
-                    name=service.name,
-                    module=service.module,
-                    package=service.package,
-                    repository=service.repository,
-                    platforms=(target,),
-                    settings=service.settings,
-                )
-                built = builder.build(only_here, identity)
-            finally:
-                repo.git.worktree_remove(checkout)
+            [built] = build_at(
+                repo.git,
+                commit,
+                [dataclasses.replace(service, platforms=(target,))],
+                lambda _: identity,
+                store=store,
+                work_dir=Path(scratch),
+                cache=BuildCache.default() if go_cache else None,
+                open_registry=open_registry,
+            )
         ref, version = built.ref, built.version
     else:
         try:

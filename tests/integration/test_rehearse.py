@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from goship.local.demo import make_demo_repo
+from tests.conftest import GIT_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +30,20 @@ def goship(cwd: Path, *args: str) -> tuple[int, dict[str, object], str]:
     )
     doc = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
     return done.returncode, doc, done.stderr
+
+
+@contextmanager
+def release_with(repo: Path, branch: str, old: str, new: str, message: str) -> Iterator[None]:
+    """HEAD is v1.1.0 with ``old`` replaced by ``new`` in main.go, on ``branch``, until the block ends."""
+    subprocess.run(["git", "checkout", "-q", "-b", branch, "v1.1.0"], cwd=repo, check=True)
+    main = repo / "main.go"
+    main.write_text(main.read_text().replace(old, new))
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "commit", "-qam", message], cwd=repo, check=True, env=env)
+    try:
+        yield
+    finally:
+        subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +89,9 @@ def test_a_release_that_drops_requests_on_sigterm_fails_with_the_cause(
 def test_a_version_that_never_becomes_ready_is_undone_and_never_served(
     demo_repo: Path, tmp_path: Path
 ) -> None:
-    subprocess.run(["git", "checkout", "-q", "-b", "never-ready", "v1.1.0"], cwd=demo_repo, check=True)
-    main = demo_repo / "main.go"
-    main.write_text(main.read_text().replace("HELLO_WARMUP_MS", "HELLO_WARMUP_MS_NEVER") + "\n")
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    subprocess.run(["git", "commit", "-qam", "fix: never ready"], cwd=demo_repo, check=True, env=env)
-    try:
+    with release_with(
+        demo_repo, "never-ready", "HELLO_WARMUP_MS", "HELLO_WARMUP_MS_NEVER", "fix: never ready"
+    ):
         code, report, err = rehearse(
             demo_repo,
             tmp_path / "store",
@@ -94,8 +102,6 @@ def test_a_version_that_never_becomes_ready_is_undone_and_never_served(
             "--progress-deadline",
             "4",
         )
-    finally:
-        subprocess.run(["git", "checkout", "-q", "main"], cwd=demo_repo, check=True)
     assert code == 1, err
     assert report["findings"][0]["kind"] == "rollout-undone"  # type: ignore[index]
     assert report["failed_requests"] == 0
@@ -160,19 +166,10 @@ def test_a_replica_killed_mid_rollout_is_replaced_and_its_requests_counted(
 def test_canary_rehearsal_rolls_back_an_erroring_canary_and_explains_why(
     demo_repo: Path, tmp_path: Path
 ) -> None:
-    subprocess.run(["git", "checkout", "-q", "-b", "erroring", "v1.1.0"], cwd=demo_repo, check=True)
-    main = demo_repo / "main.go"
     # Only this version reads the failure rate the test sets for both: it answers 10 % of requests with 500s.
-    main.write_text(main.read_text().replace('"HELLO_FAIL_RATE"', '"HELLO_FAIL_RATE_CANARY"'))
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    subprocess.run(["git", "commit", "-qam", "fix: a bad canary"], cwd=demo_repo, check=True, env=env)
-    try:
+    with release_with(
+        demo_repo, "erroring", '"HELLO_FAIL_RATE"', '"HELLO_FAIL_RATE_CANARY"', "fix: a bad canary"
+    ):
         code, report, err = rehearse(
             demo_repo,
             tmp_path / "store",
@@ -185,8 +182,6 @@ def test_canary_rehearsal_rolls_back_an_erroring_canary_and_explains_why(
             "--env",
             "HELLO_FAIL_RATE_CANARY=0.1",
         )
-    finally:
-        subprocess.run(["git", "checkout", "-q", "main"], cwd=demo_repo, check=True)
     assert code == 1, err
     assert report["verdict"] == "fail"
     findings = report["findings"]

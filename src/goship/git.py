@@ -62,6 +62,10 @@ class Git:
         self.program = program
         self.env = dict(env) if env else None
 
+    def at(self, cwd: Path) -> Git:
+        """The same git (program, environment), run in ``cwd``."""
+        return self if cwd == self.cwd else Git(cwd, program=self.program, env=self.env)
+
     # -- running ---------------------------------------------------------------------------------
 
     def run(self, *args: str, input: str | None = None, check: bool = True) -> _proc.Completed:

@@ -24,7 +24,7 @@ class Workspace:
         return self.info.top
 
     def top_git(self) -> Git:
-        return Git(self.info.top, program=self.git.program, env=self.git.env)
+        return self.git.at(self.info.top)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def open_repository(git: Git, config: GoshipConfig, *, info: RepoInfo | None = N
             f"{info.top} has no commits yet",
             hint="commit your Go module first; goship versions what the history says",
         )
-    top_git = git if info.top == git.cwd else Git(info.top, program=git.program, env=git.env)
+    top_git = git.at(info.top)
     modules = discover_modules(Tree(top_git, info.top), exclude=config.modules.exclude)
     tags = top_git.tags()
     repo = Repository(

@@ -5,6 +5,7 @@ tag); a build of an untagged commit gets ``sha-<12 hex>`` only."""
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping
@@ -138,7 +139,9 @@ def plan_tags(
         if not template:
             continue
         tag = template.format(**fields)
-        newest = max((v for v in known if group_of(v) == group_of(version)), key=_key)
+        newest = max(
+            (v for v in known if group_of(v) == group_of(version)), key=functools.cmp_to_key(semver.compare)
+        )
         actions.append(
             _rolling(
                 tag,
@@ -154,11 +157,6 @@ def plan_tags(
 
 def _everything(_version: str) -> str:
     return ""
-
-
-def _key(v: str) -> tuple[int, ...]:
-    core = v.split("-", 1)[0]
-    return tuple(int(p) for p in core[1:].split("."))
 
 
 def _exact(tag: str, digest: str, existing: Mapping[str, str], force: bool, *, what: str) -> TagAction:

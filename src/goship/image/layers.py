@@ -6,7 +6,7 @@ entries are sorted by path, parents are created implicitly (0755, root), every e
 (SOURCE_DATE_EPOCH), owners are numeric with empty names. The tar headers are written here rather than by
 :mod:`tarfile`, whose output has changed between Python versions (PAX header choices, device fields,
 padding to 10 KiB records): a USTAR header per entry, preceded by a PAX extended header only when a path,
-link target or owner does not fit USTAR. The gzip member is written here too (mtime 0, no file name, level 9)
+link target or owner does not fit USTAR. The gzip member is written here too (mtime 0, no file name, level 6)
 because :func:`gzip.compress` has changed its header bytes between versions. Only the deflate stream comes
 from the machine's zlib; a different zlib could change the digest, never the diff ID.
 """
@@ -31,8 +31,10 @@ from goship.image.oci import MEDIA_TYPE_LAYER_GZIP, Descriptor, Digest, parse_di
 
 __all__ = ["COMPRESSION_LEVEL", "Layer", "LayerBuilder", "parse_source_date_epoch"]
 
-COMPRESSION_LEVEL = 9
-"""Fixed, because the level changes the compressed bytes and so the digest."""
+COMPRESSION_LEVEL = 6
+"""Fixed, because the level changes the compressed bytes and so the digest. zlib's default: on a Go
+binary it is ~3× faster than level 9 for a blob ~0.6 % larger (2 MB: 75 ms and 707 KB against 250 ms and
+703 KB), and compressing the binary is on the critical path of every build."""
 
 _BLOCK = 512
 _CHUNK = 1 << 20
@@ -343,8 +345,8 @@ class _GzipSink:
         self._length = 0
         self.size = 0
         self._deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        # Magic, deflate, no flags (so no name), mtime 0, "maximum compression", OS unknown.
-        self._emit(b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x02\xff")
+        # Magic, deflate, no flags (so no name), mtime 0, no extra flags (neither level 9 nor 1), OS unknown.
+        self._emit(b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x00\xff")
 
     def _emit(self, data: bytes) -> None:
         self._out.write(data)

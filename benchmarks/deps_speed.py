@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gitrepo
-from version_speed import TIMEOUT_SECONDS, BenchError, Timing, find_tool
+from version_speed import TIMEOUT_SECONDS, BenchError, Timing, find_tool, installed_env
 
 from goship.deps import gosum
 from goship.modfile import edit_json_text, parse_file
@@ -202,7 +202,7 @@ def run_timed(argv: list[str], cwd: Path, *, runs: int, warmups: int, ok: tuple[
     for n in range(warmups + runs):
         started = time.perf_counter()
         done = subprocess.run(
-            argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+            argv, cwd=cwd, env=installed_env(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
         )
         elapsed = time.perf_counter() - started
         if done.returncode not in ok:

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import gitrepo
-from version_speed import TIMEOUT_SECONDS, BenchError, Timing, find_tool
+from version_speed import TIMEOUT_SECONDS, BenchError, Timing, find_tool, installed_env
 
 from goship.image.base import static_base
 from goship.image.layout import Layout
@@ -221,7 +221,7 @@ class Sandbox:
     def env(self, **extra: str) -> dict[str, str]:
         docker = self.root / "docker"  # an empty DOCKER_CONFIG: no credentials from this machine
         docker.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KO_") and k != "KOCACHE"}
+        env = {k: v for k, v in installed_env().items() if not k.startswith("KO_") and k != "KOCACHE"}
         env.update(
             XDG_CACHE_HOME=str(self.root / "xdg"),
             GOCACHE=str(self.root / "gocache"),
@@ -358,7 +358,7 @@ def _bench(*, runs: int, ko_version: str, regenerate: bool) -> int:
     ko, ko_how = ensure_ko(go, ko_version)
     repo = ensure_service(regenerate=regenerate)
     versions = {
-        "goship": run_command([goship, "--version"], repo, dict(os.environ))[1].strip(),
+        "goship": run_command([goship, "--version"], repo, installed_env())[1].strip(),
         "ko": run_command([str(ko), "version"], repo, dict(os.environ))[1].strip(),
         "go": run_command([go, "env", "GOVERSION"], repo, dict(os.environ))[1].strip(),
     }

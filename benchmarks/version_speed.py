@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,23 @@ def find_tool(name: str) -> Path:
     return Path(found)
 
 
+def installed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a tool runs in as a user installed it: Python tools with their bytecode.
+
+    pip compiles an installed package's bytecode; goship's development install is editable, and a
+    caller's PYTHONDONTWRITEBYTECODE=1 would have it compile every module from source on every run while
+    commitizen, installed normally, would not. So that variable is dropped and the bytecode goes to a
+    cache outside the repository (PYTHONPYCACHEPREFIX), written by the warm-up runs."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(gitrepo.cache_root().parent / "bench-pycache")
+    return env
+
+
 def run_once(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
+    done = subprocess.run(
+        argv, cwd=cwd, env=installed_env(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from goship import config as config_module
 from goship.config import (
     ChangelogConfig,
     GoshipConfig,
@@ -13,6 +15,7 @@ from goship.config import (
     TagsConfig,
     VersioningConfig,
     config_schema,
+    load_config,
     parse_config,
 )
 from goship.errors import ConfigError
@@ -263,3 +266,45 @@ def test_a_key_set_twice_is_a_problem_reported_with_the_others() -> None:
         parse_config("tags:\n  remote: a\n  remote: b\n  sign: maybe\n", source="goship.yaml")
     assert caught.value.details[0] == "goship.yaml:3:3: tags.remote: set twice (keep one)"
     assert caught.value.details[1].startswith("goship.yaml:4:3: tags.sign:")
+
+
+# --- the parsed-settings cache ------------------------------------------------------------------------
+
+
+def _load_counting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> tuple[GoshipConfig, int]:
+    """load_config of a repository whose goship.yaml is ``text``, and how many times it was parsed."""
+    (tmp_path / "repo").mkdir(exist_ok=True)
+    (tmp_path / "repo" / "goship.yaml").write_text(text)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    parsed = []
+    monkeypatch.setattr(config_module, "parse_config", lambda t, **kw: parsed.append(t) or parse_config(t, **kw))
+    return load_config(tmp_path / "repo"), len(parsed)
+
+
+def test_a_valid_file_is_parsed_once_and_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "images:\n  registry: registry.example.com/team\ntags:\n  sign: true\n"
+    first, parsed_first = _load_counting(tmp_path, monkeypatch, text)
+    second, parsed_second = _load_counting(tmp_path, monkeypatch, text)
+    assert (parsed_first, parsed_second) == (1, 0)
+    assert second == first
+    assert second.images.registry == "registry.example.com/team" and second.tags.sign is True
+    changed, parsed = _load_counting(tmp_path, monkeypatch, text.replace("team", "other"))
+    assert parsed == 1 and changed.images.registry == "registry.example.com/other"
+
+
+def test_a_file_with_problems_is_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            _load_counting(tmp_path, monkeypatch, "tags:\n  sign: maybe\n")
+    assert not list((tmp_path / "cache").rglob("*.pickle"))
+
+
+def test_a_damaged_cache_entry_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "tags:\n  sign: true\n"
+    _load_counting(tmp_path, monkeypatch, text)
+    (entry,) = (tmp_path / "cache").rglob("*.pickle")
+    entry.write_bytes(entry.read_bytes()[:10])
+    again, parsed = _load_counting(tmp_path, monkeypatch, text)
+    assert parsed == 1 and again.tags.sign is True

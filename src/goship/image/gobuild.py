@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from goship.caches import cache_dir
 from goship.errors import UsageError
 from goship.gotool import Go
 from goship.image.oci import Platform
@@ -299,9 +300,7 @@ class BuildCache:
     @classmethod
     def default(cls, environ: Mapping[str, str] | None = None) -> BuildCache:
         """``${XDG_CACHE_HOME:-~/.cache}/goship/builds``."""
-        environ = os.environ if environ is None else environ
-        base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(Path(base) / "goship" / "builds")
+        return cls(cache_dir("builds", environ=environ))
 
     def fetch(self, key: str, output: Path) -> BuiltBinary | None:
         """Copy the binary cached under ``key`` to ``output`` and return its record; None on a miss."""

@@ -150,7 +150,7 @@ def shop(tmp_path: Path) -> Path:
 
 
 def test_find_mains_lists_the_services_and_skips_test_only_testdata_and_underscore_dirs(shop: Path) -> None:
-    mains = gobuild.find_mains(Go(shop), shop)
+    mains = gobuild.find_mains(shop)
     assert [(m.package, m.name, m.import_path) for m in mains] == [
         ("./cmd/billing", "billing", "example.com/shop/cmd/billing"),
         ("./cmd/orders", "orders", "example.com/shop/cmd/orders"),
@@ -222,7 +222,7 @@ def test_two_clean_copies_in_different_places_build_byte_identical_binaries(tmp_
 
 def test_build_all_cross_compiles_every_service_for_every_platform(shop: Path, tmp_path: Path) -> None:
     go = CountingGo(shop)
-    mains = gobuild.find_mains(go, shop)
+    mains = gobuild.find_mains(shop)
     requests = [
         request(
             shop,

@@ -17,13 +17,15 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from goship.caches import cache_dir
 from goship.errors import UsageError
+from goship.gopackages import Target, host_target, packages
 from goship.gotool import Go
 from goship.image.oci import Platform
+from goship.modules import read_module_path
 
 # Which CPU-level variable a GOARCH reads, its default, and the variants an OCI platform may name.
 _LEVELS: dict[str, tuple[str, str, re.Pattern[str]]] = {
@@ -199,19 +201,19 @@ def _exec_name(import_path: str) -> str:
     return elems[-1]
 
 
-def find_mains(go: Go, module_dir: Path) -> list[MainPackage]:
-    """Every ``package main`` of the module at ``module_dir`` with non-test Go files, sorted by package."""
+def find_mains(module_dir: Path, target: Target | None = None) -> list[MainPackage]:
+    """Every ``package main`` of the module at ``module_dir`` with non-test Go files for ``target`` (this
+    machine by default), sorted by package: what ``go list ./...`` lists, read without the go command."""
     root = module_dir.resolve()
+    gomod = root / "go.mod"
+    module_path = read_module_path(gomod.read_text(encoding="utf-8", errors="replace"), display=str(gomod))
     found = []
-    # -e: a broken package still names itself; its build reports the error in full later.
-    for pkg in go.list_json("-e", "-json=Name,ImportPath,Dir,GoFiles", "./...", cwd=root):
-        if pkg.get("Name") != "main" or not pkg.get("GoFiles"):
+    for pkg in packages(root, target or host_target()):
+        if pkg.name != "main":
             continue
-        rel = PurePosixPath(Path(pkg["Dir"]).resolve().relative_to(root).as_posix())
-        if any(part.startswith(("_", ".")) or part == "testdata" for part in rel.parts):
-            continue
-        package = "." if rel == PurePosixPath(".") else f"./{rel}"
-        found.append(MainPackage(pkg["ImportPath"], package, Path(pkg["Dir"]), _exec_name(pkg["ImportPath"])))
+        import_path = module_path if pkg.rel == "." else f"{module_path}/{pkg.rel}"
+        package = "." if pkg.rel == "." else f"./{pkg.rel}"
+        found.append(MainPackage(import_path, package, root / pkg.rel, _exec_name(import_path)))
     return sorted(found, key=lambda m: m.package)
 
 

@@ -53,7 +53,7 @@ def resolve_services(
     if not entries:
         for module in modules:
             module_dir = top if module.dir == "." else top / module.dir
-            for main in find_mains(go, module_dir):
+            for main in find_mains(module_dir):
                 entries.append(ServiceConfig(name=main.name, main=main.package, module=module.dir))
     if not entries:
         raise UsageError(

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -250,26 +251,27 @@ def test_build_all_cross_compiles_every_service_for_every_platform(shop: Path, t
         gobuild.build_all(go, [requests[0], dataclasses.replace(requests[0], version="v2")], tmp_path / "out")
 
 
-def test_the_cache_skips_go_build_until_something_that_decides_the_bytes_changes(
+def test_the_cache_keeps_a_binary_until_something_that_decides_its_bytes_changes(
     shop: Path, tmp_path: Path
 ) -> None:
-    go = CountingGo(shop)
+    go = Go(shop)
     cache = BuildCache(tmp_path / "cache")
     orders = request(shop, "linux/arm64")
 
     first = gobuild.build(go, orders, tmp_path / "out1", cache=cache)
     again = gobuild.build(go, orders, tmp_path / "out2", cache=cache)
-    assert len(go.builds) == 1
     assert again.from_cache and not first.from_cache
     assert again == dataclasses.replace(first, path=again.path)
     assert again.path.read_bytes() == first.path.read_bytes()
 
-    # Files that are not inputs of this binary change nothing.
+    # Files that are not inputs of this binary change nothing; nor does building from another checkout.
     (shop / "README.md").write_text("# shop, renamed\n")
     (shop / "cmd" / "orders" / "main_test.go").write_text("package main\n")
     (shop / "cmd" / "billing" / "main.go").write_text(BILLING + "// changed\n")
     assert gobuild.build(go, orders, tmp_path / "out3", cache=cache).from_cache
-    assert len(go.builds) == 1
+    elsewhere = write_shop(tmp_path / "elsewhere" / "src")
+    moved = dataclasses.replace(orders, module_dir=elsewhere)
+    assert gobuild.build(Go(elsewhere), moved, tmp_path / "out4", cache=cache).from_cache
 
     def changed(step: str, req: BuildRequest = orders) -> str:
         built = gobuild.build(go, req, tmp_path / step, cache=cache)
@@ -285,21 +287,33 @@ def test_the_cache_skips_go_build_until_something_that_decides_the_bytes_changes
     shas.add(changed("embed"))
     shas.add(changed("ldflags", dataclasses.replace(orders, version="v1.2.4")))
     shas.add(changed("platform", dataclasses.replace(orders, platform=parse_platform("linux/amd64"))))
-    assert len(go.builds) == 6 and len(shas) == 6
+    assert len(shas) == 6
 
-    # Back to the first sources: the first entry is still there.
+    # Back to the first sources: relinked from Go's cache, the same bytes as the first time.
     main_go.write_text(ORDERS)
     (shop.parent / "lib" / "lib.go").write_text(FILES["lib/lib.go"])
     (shop / "internal" / "banner" / "banner.txt").write_text("welcome")
     assert gobuild.build(go, orders, tmp_path / "back", cache=cache).sha256 == first.sha256
-    assert len(go.builds) == 6
 
-    # A damaged entry is a miss, not a wrong binary.
-    for entry in (tmp_path / "cache").glob("*.bin"):
-        entry.write_bytes(b"garbage")
+    # A damaged binary in the cache is rebuilt, never copied into an image.
+    for kept in (tmp_path / "cache").glob("*/orders"):
+        kept.write_bytes(b"garbage")
     rebuilt = gobuild.build(go, orders, tmp_path / "repaired", cache=cache)
     assert not rebuilt.from_cache and rebuilt.sha256 == first.sha256
-    assert len(go.builds) == 7
+    truncated = next((tmp_path / "cache").glob("*/orders"))
+    truncated.write_bytes(truncated.read_bytes()[:4096])
+    assert gobuild.build(go, orders, tmp_path / "repaired2", cache=cache).sha256 == first.sha256
+
+
+def test_builds_of_one_target_at_once_wait_for_each_other(shop: Path, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache")
+    orders = request(shop, "linux/arm64")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        built = list(
+            pool.map(lambda n: gobuild.build(Go(shop), orders, tmp_path / f"out{n}", cache=cache), range(3))
+        )
+    assert len({b.sha256 for b in built}) == 1
+    assert sum(not b.from_cache for b in built) == 1
 
 
 def test_the_default_cache_lives_under_xdg_cache_home() -> None:

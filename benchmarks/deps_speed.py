@@ -202,7 +202,13 @@ def run_timed(argv: list[str], cwd: Path, *, runs: int, warmups: int, ok: tuple[
     for n in range(warmups + runs):
         started = time.perf_counter()
         done = subprocess.run(
-            argv, cwd=cwd, env=installed_env(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+            argv,
+            cwd=cwd,
+            env=installed_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
         )
         elapsed = time.perf_counter() - started
         if done.returncode not in ok:

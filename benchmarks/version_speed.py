@@ -78,7 +78,13 @@ def installed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def run_once(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     done = subprocess.run(
-        argv, cwd=cwd, env=installed_env(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+        argv,
+        cwd=cwd,
+        env=installed_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:

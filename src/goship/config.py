@@ -348,7 +348,7 @@ def _cached_parse(text: str, *, source: str) -> GoshipConfig:
         found = pickle.loads(entry.read_bytes())
         if isinstance(found, GoshipConfig):
             return found
-    except Exception:  # noqa: BLE001 - absent, truncated or from another goship: parse again
+    except Exception:
         pass
     config = parse_config(text, source=source)
     try:

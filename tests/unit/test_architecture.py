@@ -1,5 +1,6 @@
-"""The rooms of DESIGN.md hold: core packages never import the CLI, the UI, rich or cyclopts, and only
-the process runner (_proc.py, under the git, go and credential-helper wrappers) starts processes."""
+"""The rooms of DESIGN.md hold: core packages never import the CLI (its argument parser, goship.cli._app,
+included), the UI or rich, and only the process runner (_proc.py, under the git, go and credential-helper
+wrappers) starts processes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "goship"
 FRONT = ("cli", "ui")
-FRONT_ONLY = ("goship.cli", "goship.ui", "rich", "cyclopts")
+FRONT_ONLY = ("goship.cli", "goship.ui", "rich")
 
 
 def imports_of(path: Path) -> set[str]:

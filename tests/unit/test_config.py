@@ -277,7 +277,9 @@ def _load_counting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -
     (tmp_path / "repo" / "goship.yaml").write_text(text)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     parsed = []
-    monkeypatch.setattr(config_module, "parse_config", lambda t, **kw: parsed.append(t) or parse_config(t, **kw))
+    monkeypatch.setattr(
+        config_module, "parse_config", lambda t, **kw: parsed.append(t) or parse_config(t, **kw)
+    )
     return load_config(tmp_path / "repo"), len(parsed)
 
 

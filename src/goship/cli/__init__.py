@@ -1,20 +1,22 @@
 """The ``goship`` command: argument parsing and rendering only; the work happens in the core packages.
 
-Commands are imported lazily so ``goship --help`` and ``goship version --json`` start fast.
+Commands are imported lazily so ``goship --help`` and ``goship version --json`` start fast; for the same
+reason this module imports only what ``goship --version`` needs (not even ``typing`` or ``traceback``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
-from collections.abc import Sequence
-from typing import NoReturn
-
-import cyclopts
 
 from goship import __version__
+from goship.cli._app import App
 from goship.errors import GoshipError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 HELP = """goship takes a Go microservice from a commit to 100 % of production traffic.
 
@@ -24,8 +26,8 @@ Every read command takes --json; every command that changes something takes --dr
 """
 
 
-def build_app() -> cyclopts.App:
-    app = cyclopts.App(name="goship", help=HELP, version=__version__, help_format="markdown")
+def build_app() -> App:
+    app = App("goship", help=HELP, version=__version__)
     app.command(
         "goship.cli.version:version",
         name="version",
@@ -103,11 +105,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run goship; exit with the documented code."""
     app = build_app()
     try:
-        result = app(list(argv) if argv is not None else sys.argv[1:], result_action="return_value")
+        code = app(sys.argv[1:] if argv is None else argv)
     except GoshipError as err:
         from goship.ui.console import report_error
 
         if os.environ.get("GOSHIP_DEBUG") == "1":
+            import traceback
+
             traceback.print_exc()
         report_error(err)
         sys.exit(err.exit_code)
@@ -119,9 +123,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception:
+        import traceback
+
         traceback.print_exc()
         sys.stderr.write(
             "error: internal error: this is a bug in goship; please report it with the traceback\n"
         )
         sys.exit(70)
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(code)

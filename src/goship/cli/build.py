@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from cyclopts import Parameter
-
-from goship.cli._images import open_images
+from goship.cli._app import Parameter
 
 
 def build(
@@ -48,6 +46,7 @@ def build(
 
     Example: goship build --platform linux/amd64 --platform linux/arm64
     """
+    from goship.cli._images import open_images
     from goship.ui import console
 
     images = open_images(names=service or [], platforms=platform or [], store=store, insecure=insecure)

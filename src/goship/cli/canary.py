@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import cyclopts
-from cyclopts import Parameter
+from goship.cli._app import App, Parameter
 
-app = cyclopts.App(name="canary", help="Canary releases: compare the judges on synthetic traffic.")
+app = App(name="canary", help="Canary releases: compare the judges on synthetic traffic.")
 
 
 def _figure(value: float | None, fmt: str) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cyclopts import Parameter
-
-from goship.cli._session import open_session
+from goship.cli._app import Parameter
 from goship.errors import UsageError
 
 
@@ -39,6 +37,7 @@ def changelog(
 
     Example: goship changelog --write CHANGELOG.md
     """
+    from goship.cli._session import open_session
     from goship.versioning.changelog import prepend_release, render_notes
     from goship.versioning.notes import commit_url, notes_for
     from goship.versioning.plan import plan_versions

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import cyclopts
-from cyclopts import Parameter
+from goship.cli._app import App, Parameter
 
-app = cyclopts.App(name="config", help="Show goship.yaml's effective settings or its JSON Schema.")
+app = App(name="config", help="Show goship.yaml's effective settings or its JSON Schema.")
 
 
 @app.command

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from cyclopts import Parameter
+from goship.cli._app import Parameter
 
 
 def demo(

@@ -6,15 +6,10 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
-import cyclopts
-from cyclopts import Parameter
-
-from goship.cli._session import open_workspace
+from goship.cli._app import App, Parameter
 from goship.errors import UsageError
 
-app = cyclopts.App(
-    name="deps", help="Dependency gates: check go.mod/go.sum/vendor, diff two revisions, parse go.mod."
-)
+app = App(name="deps", help="Dependency gates: check go.mod/go.sum/vendor, diff two revisions, parse go.mod.")
 
 
 @app.command
@@ -49,6 +44,7 @@ def check(
 
     Example: goship deps check --frozen
     """
+    from goship.cli._session import open_workspace
     from goship.deps.check import check_modules
     from goship.gotool import Go
     from goship.modules import Tree, discover_modules, select_modules
@@ -103,6 +99,7 @@ def diff(
 
     Example: goship deps diff --base origin/main --format markdown
     """
+    from goship.cli._session import open_workspace
     from goship.deps.diff import diff_json, diff_trees
     from goship.modules import Tree
     from goship.ui import console

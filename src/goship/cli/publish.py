@@ -6,9 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from cyclopts import Parameter
-
-from goship.cli._images import open_images
+from goship.cli._app import Parameter
 
 
 def publish(
@@ -45,6 +43,7 @@ def publish(
 
     Example: goship publish --dry-run
     """
+    from goship.cli._images import open_images
     from goship.image.publish import plan_publish, push, release_record, save_record, split_repository
     from goship.ui import console
     from goship.versioning.tags import classify_tags

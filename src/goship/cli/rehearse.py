@@ -9,12 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from cyclopts import Parameter
-
-from goship.cli._images import ImageSession, open_images
+from goship.cli._app import Parameter
 from goship.errors import UsageError
 
 if TYPE_CHECKING:
+    from goship.cli._images import ImageSession
     from goship.local.rehearsal import RehearsalSpec
     from goship.local.report import Report
 
@@ -73,6 +72,7 @@ def rehearse(
 
     Example: goship rehearse --from v1.3.0 --to HEAD --rps 300
     """
+    from goship.cli._images import open_images
     from goship.local.rehearsal import RehearsalSpec
     from goship.ui import console
 

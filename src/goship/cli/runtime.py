@@ -8,9 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import cyclopts
-from cyclopts import Parameter
-
+from goship.cli._app import App, Parameter
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -441,8 +439,6 @@ def down(
     return 0
 
 
-rollout_app = cyclopts.App(
-    name="rollout", help="Roll the local runtime out to another version; 'undo' rolls back."
-)
+rollout_app = App(name="rollout", help="Roll the local runtime out to another version; 'undo' rolls back.")
 rollout_app.default(rollout)
 rollout_app.command(rollout_undo, name="undo")

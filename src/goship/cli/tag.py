@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from cyclopts import Parameter
-
-from goship.cli._session import open_session
+from goship.cli._app import Parameter
 from goship.errors import UsageError
 
 
@@ -53,6 +51,7 @@ def tag(
         raise UsageError(
             "--all and --module exclude each other", hint="name modules, or pass --all, not both"
         )
+    from goship.cli._session import open_session
     from goship.versioning.notes import commit_url, notes_for, tag_message
     from goship.versioning.plan import plan_versions
     from goship.versioning.tagging import apply_tag_plan, plan_tags

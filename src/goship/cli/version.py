@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from cyclopts import Parameter
-
-from goship.cli._session import open_session
-from goship.versioning.plan import plan_versions, version_json
+from goship.cli._app import Parameter
 
 
 def version(
@@ -33,6 +30,9 @@ def version(
 
     Example: goship version --module services/orders --explain
     """
+    from goship.cli._session import open_session
+    from goship.versioning.plan import plan_versions, version_json
+
     session = open_session()
     modules = session.repo.select(module or [])
     versions = plan_versions(session.repo, modules, session.config, pre=pre)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from goship.caches import cache_dir
 from goship.cli._session import Session, open_session
 from goship.git import web_url
 from goship.gotool import Go
@@ -49,8 +49,7 @@ class ImageSession:
 
 def default_store(top: Path) -> Path:
     """``~/.cache/goship/store/<repo>-<hash>``: outside the work tree, so builds never make it dirty."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "goship" / "store"
-    return base / f"{top.name}-{hashlib.sha256(str(top).encode()).hexdigest()[:12]}"
+    return cache_dir("store") / f"{top.name}-{hashlib.sha256(str(top).encode()).hexdigest()[:12]}"
 
 
 def open_images(
@@ -64,7 +63,7 @@ def open_images(
     session = open_session(cwd)
     repo, config = session.repo, session.config
     go = Go(repo.top)
-    services = resolve_services(repo.top, repo.modules, config, go, names=names, platforms=platforms)
+    services = resolve_services(repo.top, repo.modules, config, names=names, platforms=platforms)
     where = store or (
         Path(config.images.store).expanduser() if config.images.store else default_store(repo.top)
     )

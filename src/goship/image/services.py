@@ -9,7 +9,6 @@ from pathlib import Path
 
 from goship.config import GoshipConfig, LdflagsConfig, ServiceConfig
 from goship.errors import UsageError
-from goship.gotool import Go
 from goship.image.gobuild import find_mains, parse_platform
 from goship.image.oci import Platform
 from goship.modules import Module
@@ -43,7 +42,6 @@ def resolve_services(
     top: Path,
     modules: Sequence[Module],
     config: GoshipConfig,
-    go: Go,
     *,
     names: Sequence[str] = (),
     platforms: Sequence[str] = (),

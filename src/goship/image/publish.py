@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from goship.image.registry import Registry
 from goship.image.tags import TagAction, check_templates, plan_tags, version_of
 
 CHUNK_SIZE = 8 << 20
+PARALLEL_UPLOADS = 4
+"""Blobs (and then manifests) sent at once: a release is a handful of round trips, not dozens in a row."""
 
 
 @dataclass(frozen=True)
@@ -126,20 +129,24 @@ def push(
     # The index goes last of the content: once the registry has it, everything it needs is there,
     # so a re-run (or an unchanged release) skips straight to the tags.
     if registry.head_manifest(repo, plan.digest) is None:
-        for image in [i for i in getattr(index, "images", ()) if isinstance(i, StoredImage)]:
-            _push_manifest(registry, store, repo, image, seen, plan.host)
-        for sbom in plan.sboms:
-            artifact = store.read(sbom)
-            assert isinstance(artifact, StoredImage)
-            _push_blobs(
-                registry,
-                store,
-                repo,
-                [artifact.manifest.config.digest, *(d.digest for d in artifact.layers)],
-                seen,
-                plan.host,
-            )
-            registry.put_referrer(repo, store.read_blob(sbom), artifact.descriptor.media_type)  # type: ignore[arg-type]
+        images = [i for i in getattr(index, "images", ()) if isinstance(i, StoredImage)]
+        sboms = [a for a in map(store.read, plan.sboms) if isinstance(a, StoredImage)]
+        blobs = dict.fromkeys(d for i in (*images, *sboms) for d in _blobs_of(i))
+
+        def blob(digest: str) -> None:
+            _push_blob(registry, store, repo, digest, seen, plan.host)
+
+        def manifest(image: StoredImage) -> None:
+            _put(registry, repo, image.descriptor.digest, store, image.descriptor.media_type)
+
+        def referrer(artifact: StoredImage) -> None:
+            data = store.read_blob(artifact.descriptor.digest)
+            registry.put_referrer(repo, data, artifact.descriptor.media_type)
+
+        # Every blob side by side, then the manifests that name them, then the SBOMs that name those.
+        with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS) as pool:
+            for step, items in ((blob, list(blobs)), (manifest, images), (referrer, sboms)):
+                list(pool.map(step, items))
         _put(registry, repo, plan.digest, store, index.descriptor.media_type)
     body = store.read_blob(plan.digest)  # type: ignore[arg-type]
     for action in plan.tags:  # the exact tag comes first in the plan, rolling tags after it
@@ -187,42 +194,31 @@ def plan_json(plan: PublishPlan) -> dict[str, object]:
     return {**release_record(plan), "actions": [asdict(a) for a in plan.tags]}
 
 
-def _push_manifest(
-    registry: Registry,
-    store: Layout,
-    repo: str,
-    image: StoredImage,
-    seen: MutableMapping[str, str],
-    host: str,
-) -> None:
-    _push_blobs(
-        registry, store, repo, [image.manifest.config.digest, *(d.digest for d in image.layers)], seen, host
-    )
-    _put(registry, repo, image.descriptor.digest, store, image.descriptor.media_type)
+def _blobs_of(image: StoredImage) -> list[str]:
+    return [image.manifest.config.digest, *(d.digest for d in image.layers)]
 
 
 def _put(registry: Registry, repo: str, digest: str, store: Layout, media_type: str) -> None:
     registry.put_manifest(repo, digest, store.read_blob(digest), media_type)  # type: ignore[arg-type]
 
 
-def _push_blobs(
+def _push_blob(
     registry: Registry,
     store: Layout,
     repo: str,
-    digests: Iterable[str],
+    digest: str,
     seen: MutableMapping[str, str],
     host: str,
 ) -> None:
-    for digest in dict.fromkeys(digests):
-        key = f"{host}/{digest}"
-        if registry.blob_exists(repo, digest) is not None:
-            seen[key] = repo
-            continue
-        source = seen.get(key)
-        if source and source != repo and registry.mount_blob(repo, digest, source):
-            continue
-        path = store.blob_path(digest)  # type: ignore[arg-type]
-        # Large blobs go in chunks, so a dropped connection costs one chunk, not the whole layer.
-        chunk = CHUNK_SIZE if path.stat().st_size > CHUNK_SIZE else None
-        registry.upload_blob(repo, path, digest, chunk_size=chunk)
+    key = f"{host}/{digest}"
+    if registry.blob_exists(repo, digest) is not None:
         seen[key] = repo
+        return
+    source = seen.get(key)
+    if source and source != repo and registry.mount_blob(repo, digest, source):
+        return
+    path = store.blob_path(digest)  # type: ignore[arg-type]
+    # Large blobs go in chunks, so a dropped connection costs one chunk, not the whole layer.
+    chunk = CHUNK_SIZE if path.stat().st_size > CHUNK_SIZE else None
+    registry.upload_blob(repo, path, digest, chunk_size=chunk)
+    seen[key] = repo

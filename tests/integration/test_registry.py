@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from goship._http import Client
 from goship.errors import RegistryError
 from goship.image.auth import Credentials
 from goship.image.oci import MEDIA_TYPE_INDEX as OCI_INDEX
@@ -533,3 +534,20 @@ def test_plain_http_is_refused_for_a_host_that_is_not_this_machine() -> None:
 @pytest.mark.parametrize("host", ["localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000"])
 def test_plain_http_is_allowed_for_loopback_hosts(host: str) -> None:
     Registry(host, insecure=True).close()
+
+
+def test_a_proxy_goship_cannot_speak_to_is_a_clear_error_not_a_retry(sleeps: list[float]) -> None:
+    with (
+        Client(env={"HTTPS_PROXY": "socks5://proxy.example.com:1080"}) as http,
+        pytest.raises(RegistryError) as caught,
+    ):
+        Registry("registry.example.com", client=http, sleep=sleeps.append).ping()
+    assert caught.value.message == (
+        "cannot reach registry registry.example.com: HTTPS_PROXY names the proxy socks5://proxy.example.com:1080, "
+        "expected http://host:port (an HTTP proxy)"
+    )
+    assert (
+        caught.value.hint
+        == "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY (loopback hosts never go through a proxy)"
+    )
+    assert sleeps == []

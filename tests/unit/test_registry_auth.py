@@ -9,11 +9,11 @@ import os
 import stat
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from goship._http import Client
 from goship.errors import RegistryError
 from goship.image.auth import (
     Authenticator,
@@ -322,7 +322,7 @@ def test_the_config_the_authenticator_and_the_registry_hide_secrets(env: dict[st
     path = write_config(env, {"auths": {"r.example.com": {"auth": b64(f"ada:{SECRET}")}}})
     config = load_docker_config(path)
     creds = credentials_for("r.example.com", env=env)
-    with httpx.Client() as http:
+    with Client() as http:
         auth = Authenticator("r.example.com", creds, client=http, clock=lambda: 0.0)
         registry = Registry("r.example.com", credentials=creds, client=http)
         for shown in (repr(config), str(config), repr(auth), repr(registry)):

@@ -3,15 +3,13 @@ backoff on 429, 5xx and broken connections (honouring ``Retry-After``), refusals
 
 from __future__ import annotations
 
-import email.utils
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
-import httpx
-
-from goship import __version__
+from goship import _http
 from goship.errors import RegistryError
 from goship.image.auth import Authenticator
 
@@ -20,7 +18,6 @@ _BODY_SHOWN = 300
 """Characters of a non-JSON error body kept in a message: enough to read, too few to leak much."""
 
 T = TypeVar("T")
-Content = bytes | Iterator[bytes] | None
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ class RegistryTransport:
         host: str,
         base: str,
         *,
-        client: httpx.Client,
+        client: _http.Client,
         auth: Authenticator,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
@@ -68,19 +65,19 @@ class RegistryTransport:
         self._clock = clock
         self._retry = retry
 
-    def url(self, path: str) -> httpx.URL:
-        return httpx.URL(self._base + path)
+    def url(self, path: str) -> str:
+        return self._base + path
 
-    def location(self, response: httpx.Response, what: str) -> httpx.URL:
+    def location(self, response: _http.Response, what: str) -> str:
         location = response.headers.get("location")
         if not location:
             raise RegistryError(
                 f"registry {self.host} answered {what} with HTTP {response.status_code} but no Location, "
                 "expected the upload session's URL"
             )
-        return response.request.url.join(location)
+        return urljoin(response.url, location)
 
-    def check_echo(self, response: httpx.Response, digest: str, what: str) -> None:
+    def check_echo(self, response: _http.Response, digest: str, what: str) -> None:
         echoed = response.headers.get("docker-content-digest")
         if echoed and echoed != digest:
             raise RegistryError(
@@ -88,7 +85,7 @@ class RegistryTransport:
                 hint="the registry or something between it and goship altered the content",
             )
 
-    def refused(self, response: httpx.Response, what: str) -> RegistryError:
+    def refused(self, response: _http.Response, what: str) -> RegistryError:
         status = response.status_code
         errors = _error_json(response)
         said = "; ".join(errors) if errors else f"HTTP {status} {_shown(response)}".strip()
@@ -112,18 +109,19 @@ class RegistryTransport:
     def request(
         self,
         method: str,
-        path: str | httpx.URL,
+        path: str,
         *,
         scopes: Sequence[str],
         what: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        content: Callable[[], Content] | None = None,
+        content: Callable[[], _http.Content] | None = None,
         follow_redirects: bool = False,
-    ) -> httpx.Response:
-        url = path if isinstance(path, httpx.URL) else self.url(path)
+    ) -> _http.Response:
+        """``path`` is a path on the registry (``/v2/…``) or a URL it gave (a ``Location``, a ``Link``)."""
+        url = self.url(path) if path.startswith("/") else path
         if params:
-            url = url.copy_merge_params(params)
+            url = _http.merge_params(url, params)
         return self.with_retries(
             lambda: self.once(
                 method,
@@ -156,19 +154,20 @@ class RegistryTransport:
     def once(
         self,
         method: str,
-        url: httpx.URL,
+        url: str,
         *,
         scopes: Sequence[str],
         headers: Mapping[str, str] | None = None,
-        content: Callable[[], Content] | None = None,
+        content: Callable[[], _http.Content] | None = None,
         follow_redirects: bool = False,
-    ) -> httpx.Response:
+    ) -> _http.Response:
         """One request, plus one more when a 401 taught the authenticator something; raises
         :class:`_Transient` for what deserves another try."""
+        parts = urlsplit(url)
         for authenticated_retry in (False, True):
-            request_headers = {"User-Agent": f"goship/{__version__}", **(headers or {})}
+            request_headers = dict(headers or {})
             # Credentials go to the registry's own host only, never to storage a Location points at.
-            if url.netloc.decode() == self.host:
+            if parts.netloc == self.host:
                 authorization = self._auth.authorization(scopes)
                 if authorization:
                     request_headers["Authorization"] = authorization
@@ -180,12 +179,17 @@ class RegistryTransport:
                     content=content() if content else None,
                     follow_redirects=follow_redirects,
                 )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                raise _Transient(f"{method} {url.path}: {exc.__class__.__name__}: {exc}"[:300]) from exc
+            except (_http.TimedOutError, _http.NetworkError, _http.ProtocolError) as exc:
+                raise _Transient(f"{method} {parts.path}: {exc.__class__.__name__}: {exc}"[:300]) from exc
+            except _http.ProxyError as exc:
+                raise RegistryError(
+                    f"cannot reach registry {self.host}: {exc}",
+                    hint="check HTTPS_PROXY, HTTP_PROXY and NO_PROXY (loopback hosts never go through a proxy)",
+                ) from exc
             if response.status_code in _RETRIED_STATUS:
                 errors = _error_json(response)
                 raise _Transient(
-                    f"{method} {url.path}: HTTP {response.status_code}"
+                    f"{method} {parts.path}: HTTP {response.status_code}"
                     + (f" ({'; '.join(errors)})" if errors else ""),
                     _retry_after(response.headers.get("retry-after"), self._clock),
                 )
@@ -204,7 +208,7 @@ def _json_or_empty(body: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _error_json(response: httpx.Response) -> list[str]:
+def _error_json(response: _http.Response) -> list[str]:
     """``CODE: message (detail)`` for each entry of the spec's ``{"errors": [...]}`` body."""
     shown = []
     for error in _json_or_empty(response.content).get("errors") or []:
@@ -218,7 +222,7 @@ def _error_json(response: httpx.Response) -> list[str]:
     return shown
 
 
-def _shown(response: httpx.Response) -> str:
+def _shown(response: _http.Response) -> str:
     text = response.content[:_BODY_SHOWN].decode("utf-8", "replace").strip()
     return " ".join(text.split()) + ("…" if len(response.content) > _BODY_SHOWN else "")
 
@@ -230,6 +234,8 @@ def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only for this rare form: the email package is slow to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

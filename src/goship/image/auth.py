@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import SplitResult, urlencode, urlsplit
 
-import httpx
-
-from goship import _proc
+from goship import _http
 from goship.errors import RegistryError
+
+if TYPE_CHECKING:
+    from goship import _proc
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 """The key Docker files Docker Hub credentials under, whatever name the image used."""
@@ -164,15 +164,20 @@ def credentials_for(
     *,
     env: Mapping[str, str] | None = None,
     config: DockerConfig | None = None,
-    run: Runner = _proc.run,
+    run: Runner | None = None,
 ) -> Credentials | None:
     """Credentials for ``host`` the way Docker finds them: its ``credHelpers`` entry, else ``credsStore``,
-    else the ``auths`` entry; ``None`` means anonymous."""
+    else the ``auths`` entry; ``None`` means anonymous. Helpers are started with ``run``
+    (``goship._proc.run`` when omitted)."""
     env = os.environ if env is None else env
     config = config if config is not None else load_docker_config(docker_config_path(env))
     key = registry_key(host)
     helper = config.cred_helpers.get(key) or config.creds_store
     if helper:
+        if run is None:
+            from goship import _proc  # only with a helper: most hosts need no process started
+
+            run = _proc.run
         found = _ask_helper(helper, DOCKER_HUB_KEY if key == "index.docker.io" else host, env, run)
         if found is not None:
             return found
@@ -180,6 +185,8 @@ def credentials_for(
 
 
 def _ask_helper(name: str, server: str, env: Mapping[str, str], run: Runner) -> Credentials | None:
+    import tempfile
+
     program = f"docker-credential-{name}"
     try:
         done = run([program, "get"], cwd=Path(tempfile.gettempdir()), env=dict(env), input=server)
@@ -266,12 +273,7 @@ def is_loopback(host: str) -> bool:
         name = host.split(":", 1)[0]
     else:
         name = host  # a bare name, or an IPv6 address without brackets or port
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return _http.is_loopback_name(name)
 
 
 @dataclass
@@ -290,7 +292,7 @@ class Authenticator:
         host: str,
         credentials: Credentials | None,
         *,
-        client: httpx.Client,
+        client: _http.Client,
         clock: Callable[[], float],
     ) -> None:
         self.host = host
@@ -325,7 +327,7 @@ class Authenticator:
                 return f"Bearer {token.value}"
         return f"Bearer {self._fetch_token(challenge, scopes).value}"
 
-    def on_unauthorized(self, response: httpx.Response, scopes: Sequence[str]) -> bool:
+    def on_unauthorized(self, response: _http.Response, scopes: Sequence[str]) -> bool:
         """Learn from a 401; ``True`` when a retry with fresh authorization may succeed."""
         challenges = parse_www_authenticate(response.headers.get("www-authenticate", ""))
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
@@ -350,17 +352,17 @@ class Authenticator:
 
     def _fetch_token(self, challenge: Challenge, scopes: Sequence[str]) -> _Token:
         realm = challenge.params.get("realm", "")
-        try:
-            url = httpx.URL(realm)
-        except httpx.InvalidURL as exc:
+        url = _token_server(realm)
+        if url is None:
             raise RegistryError(
                 f"registry {self.host} asked for a Bearer token but named no usable token server (realm={realm[:100]!r})"
-            ) from exc
-        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.netloc.decode())):
+            )
+        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.netloc)):
             raise RegistryError(
                 f"registry {self.host} sends goship to the token server {realm[:100]}, expected an https:// URL",
                 hint="goship only talks plain http to token servers on this machine (loopback)",
             )
+        server = url.hostname
         service = {"service": challenge.params["service"]} if "service" in challenge.params else {}
         creds = self.credentials
         try:
@@ -368,28 +370,31 @@ class Authenticator:
                 # OAuth2 refresh-token grant, as Docker does for identity tokens.
                 form = service | {"grant_type": "refresh_token", "refresh_token": creds.identity_token}
                 form |= {"client_id": "goship", "scope": " ".join(scopes)}
-                response = self._client.post(url, data=form)
+                response = self._client.request(
+                    "POST",
+                    realm,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    content=urlencode(form).encode(),
+                )
             else:
-                query = httpx.QueryParams(service)
-                for s in scopes:
-                    query = query.add("scope", s)
+                query = [*service.items(), *(("scope", s) for s in scopes)]
                 headers = {"Authorization": self._basic()} if self.has_basic else {}
-                response = self._client.get(url, params=query, headers=headers)
-        except httpx.HTTPError as exc:
+                response = self._client.request("GET", _http.merge_params(realm, query), headers=headers)
+        except _http.HTTPError as exc:
             raise RegistryError(
-                f"the token server {url.host} for registry {self.host} did not answer ({exc.__class__.__name__})",
+                f"the token server {server} for registry {self.host} did not answer ({exc.__class__.__name__})",
                 hint="check the network, or whether the token server is up",
             ) from exc
         what = " ".join(scopes) or "registry access"
         if response.status_code in (401, 403):
             raise RegistryError(
-                f"the token server {url.host} for registry {self.host} refused a token for {what} "
+                f"the token server {server} for registry {self.host} refused a token for {what} "
                 f"({self.identity}): HTTP {response.status_code}",
                 hint=f"check the credentials for {self.host} ('docker login {self.host}')",
             )
         if response.status_code != 200:
             raise RegistryError(
-                f"the token server {url.host} for registry {self.host} answered HTTP {response.status_code} "
+                f"the token server {server} for registry {self.host} answered HTTP {response.status_code} "
                 f"for {what}, expected 200 with a token",
             )
         try:
@@ -398,14 +403,24 @@ class Authenticator:
             lifetime = float(answer.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
         except (ValueError, AttributeError) as exc:
             raise RegistryError(
-                f"the token server {url.host} for registry {self.host} answered without JSON, "
+                f"the token server {server} for registry {self.host} answered without JSON, "
                 'expected {"token": …, "expires_in": …}'
             ) from exc
         if not value:
             raise RegistryError(
-                f"the token server {url.host} for registry {self.host} answered without a token, "
+                f"the token server {server} for registry {self.host} answered without a token, "
                 "expected a 'token' or 'access_token' field"
             )
         token = _Token(tuple(scopes), value, self._clock() + max(lifetime - _TOKEN_MARGIN, 1.0))
         self._tokens.append(token)
         return token
+
+
+def _token_server(realm: str) -> SplitResult | None:
+    """The parts of a ``realm`` URL, or ``None`` when it names no host one could connect to."""
+    try:
+        url = urlsplit(realm)
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        return None
+    return url if url.hostname or url.scheme not in ("http", "https") else None

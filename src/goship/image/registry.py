@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urljoin
 
-import httpx
-
+from goship import _http
 from goship.errors import RegistryError
 from goship.image._transport import (
-    Content,
     RegistryTransport,
     RetryPolicy,
     _error_json,
@@ -85,7 +84,7 @@ class Registry:
         *,
         credentials: Credentials | None = None,
         insecure: bool = False,
-        client: httpx.Client | None = None,
+        client: _http.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         retry: RetryPolicy | None = None,
@@ -100,7 +99,7 @@ class Registry:
             )
         self.host = host
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._client = client if client is not None else _http.Client(timeout=60.0, connect_timeout=10.0)
         self._auth = Authenticator(host, credentials, client=self._client, clock=clock)
         self._transport = RegistryTransport(
             host,
@@ -111,7 +110,7 @@ class Registry:
             clock=clock,
             retry=retry or RetryPolicy(),
         )
-        self._sessions: dict[tuple[str, str], httpx.URL] = {}
+        self._sessions: dict[tuple[str, str], str] = {}
         """Upload sessions a refused mount opened, reused by the next upload of that blob."""
 
     def __repr__(self) -> str:
@@ -367,7 +366,7 @@ class Registry:
         self._transport.check_echo(response, digest, what)
         return digest, "oci-subject" in response.headers
 
-    def _start_upload(self, repo: str, what: str) -> httpx.URL:
+    def _start_upload(self, repo: str, what: str) -> str:
         response = self._transport.once(
             "POST", self._transport.url(f"/v2/{repo}/blobs/uploads/"), scopes=_push(repo)
         )
@@ -375,9 +374,7 @@ class Registry:
             raise self._transport.refused(response, what)
         return self._transport.location(response, what)
 
-    def _patch(
-        self, repo: str, session: httpx.URL, data: bytes | Path, start: int, length: int, what: str
-    ) -> httpx.URL:
+    def _patch(self, repo: str, session: str, data: bytes | Path, start: int, length: int, what: str) -> str:
         chunk = b"".join(_read(data, start, length))
         response = self._transport.once(
             "PATCH",
@@ -395,11 +392,17 @@ class Registry:
         return self._transport.location(response, what)
 
     def _finish_upload(
-        self, repo: str, session: httpx.URL, digest: str, what: str, body: Callable[[], Content], length: int
+        self,
+        repo: str,
+        session: str,
+        digest: str,
+        what: str,
+        body: Callable[[], _http.Content],
+        length: int,
     ) -> None:
         response = self._transport.once(
             "PUT",
-            session.copy_merge_params({"digest": digest}),
+            _http.merge_params(session, {"digest": digest}),
             scopes=_push(repo),
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
             content=body,
@@ -427,10 +430,10 @@ class Registry:
         *,
         on_404: Literal["error", "empty", "no-referrers-api"] = "error",
     ) -> Iterator[dict[str, Any]]:
-        url = self._transport.url(path).copy_merge_params(params or {})
+        url = _http.merge_params(self._transport.url(path), params or {})
         seen: set[str] = set()
-        while str(url) not in seen:
-            seen.add(str(url))
+        while url not in seen:
+            seen.add(url)
             response = self._transport.request(
                 "GET", url, scopes=scopes, what=what, headers={"Accept": MEDIA_TYPE_INDEX}
             )
@@ -441,17 +444,17 @@ class Registry:
             if response.status_code != 200:
                 raise self._transport.refused(response, what)
             yield _json_or_empty(response.content)
-            link = response.links.get("next", {}).get("url")
+            link = response.links.get("next")
             if not link:
                 return
-            url = url.join(link)
+            url = urljoin(url, link)
 
 
 @dataclass
 class _Upload:
     """Where one blob upload stands between tries."""
 
-    session: httpx.URL | None
+    session: str | None
     """The upload session's URL (it changes after every chunk); ``None`` before one is opened."""
     offset: int = 0
     """Bytes the registry has acknowledged."""

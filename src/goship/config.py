@@ -31,7 +31,8 @@ _STRICT = {"extra": "forbid", "use_attribute_docstrings": True}
 
 class _Check:
     """A field check pydantic runs after the type check (``Annotated[str, _Check(fn)]``), so that
-    every problem of a file is found in one pass; pydantic is imported only when it validates."""
+    every problem of a file is found in one pass; pydantic is imported only when it validates.
+    (:mod:`goship._plain` runs ``check`` too, on files it can take without pydantic.)"""
 
     def __init__(self, check: Callable[[Any], Any]) -> None:
         self.check = check
@@ -62,6 +63,66 @@ def _go_release(value: str | None) -> str | None:
 
 def _lowercase_keys(value: dict[str, Bump]) -> dict[str, Bump]:
     return {k.lower(): v for k, v in value.items()}
+
+
+_DURATION_TEXT = r"([0-9]+(\.[0-9]*)?|\.[0-9]+) *(ms|s|m|h)?"
+_DURATION = re.compile(_DURATION_TEXT)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_seconds(value: object) -> float:
+    """A duration in seconds, from a number of seconds or a string such as ``30s``, ``1.5s``, ``500ms``,
+    ``2m`` or ``1h``; a ValueError saying what was expected otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 500ms or 2m (found {value!r})")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
+        seconds = float(m[1]) * _UNIT_SECONDS[m[3]]
+    else:
+        raise ValueError(f"expected a duration such as 30s, 500ms or 2m (found {value!r})")
+    if not 0 < seconds <= 7 * 24 * 3600:
+        raise ValueError(f"expected a duration above 0 and at most a week (found {value!r})")
+    return seconds
+
+
+class _Seconds:
+    """A duration field: seconds, written as a number or as ``30s``, ``500ms``, ``2m``, ``1h``."""
+
+    parse = staticmethod(parse_seconds)  # for goship._plain, as pydantic's "before" validator below
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(
+            parse_seconds,
+            handler(source),
+            json_schema_input_schema=core_schema.union_schema(
+                [core_schema.float_schema(), core_schema.str_schema(pattern=f"^ *{_DURATION_TEXT} *$")]
+            ),
+        )
+
+
+def _steps(value: list[int] | None) -> list[int] | None:
+    if value is not None and (
+        not value or any(not 0 < w <= 100 for w in value) or value != sorted(set(value))
+    ):
+        raise ValueError(
+            f"expected canary percents ascending between 1 and 100, like [5, 25, 50] (found {value})"
+        )
+    return value
+
+
+def _percent(value: int) -> int:
+    if not 0 <= value <= 100:
+        raise ValueError(f"expected a percent from 0 to 100 (found {value})")
+    return value
+
+
+def _at_least_one(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise ValueError(f"expected 1 or more (found {value})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -294,6 +355,92 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class CanaryMatchConfig:
+    """Requests that match go to the canary while it is analysed, whatever the weights (A/B testing)."""
+
+    __pydantic_config__ = _STRICT
+
+    header: str | None = None
+    """The request header to look at, e.g. X-Beta (give header or cookie)."""
+    cookie: str | None = None
+    """The cookie to look at, e.g. beta (give header or cookie)."""
+    kind: Literal["exact", "prefix", "regex"] = "exact"
+    """How the value is compared: exact, prefix, or regex (the whole value must match)."""
+    value: str = ""
+    """The value, prefix or regular expression."""
+
+    def __post_init__(self) -> None:
+        if (self.header is None) == (self.cookie is None):
+            raise ValueError("expected exactly one of header or cookie in a canary match")
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """Canary releases ('goship canary start'): traffic shifts to a new version step by step, each step
+    judged against the stable version; a healthy canary is promoted, a bad one rolled back. Webhooks
+    (pre-rollout, rollout, confirm-promotion, post-rollout gates) are not supported yet; they will be
+    configured here."""
+
+    __pydantic_config__ = _STRICT
+
+    steps: Annotated[list[int] | None, _Check(_steps)] = None
+    """Canary traffic percent per step, ascending; promotion to 100 % follows the last step
+    (default [5, 25, 50], unless step_weight is set)."""
+    step_weight: Annotated[int | None, _Check(_at_least_one)] = None
+    """Percent added per step up to max_weight (Flagger's stepWeight), instead of steps."""
+    max_weight: Annotated[int, _Check(_percent)] = 50
+    """With step_weight: the highest percent before promotion (Flagger's maxWeight)."""
+    interval: Annotated[float, _Seconds()] = 60.0
+    """Analysis interval: each step is judged on windows this long, e.g. 30s or 1m."""
+    min_requests: Annotated[int, _Check(_at_least_one)] = 50
+    """A window in which the canary served fewer requests is 'wait' (no verdict), not judged."""
+    failure_threshold: Annotated[int, _Check(_at_least_one)] = 5
+    """Consecutive failed analyses before the canary is rolled back."""
+    step_deadline: Annotated[float, _Seconds()] = 600.0
+    """How long a step may go without a verdict; after it every 'wait' counts as a failure (no data)."""
+    judge: Literal["sequential", "threshold", "mann-whitney"] = "sequential"
+    """Who judges each analysis: sequential (an anytime-valid test of the error rate), threshold
+    (Flagger-style bounds) or mann-whitney (Kayenta-style tests)."""
+    judge_settings: dict[str, Any] = field(default_factory=dict)
+    """The judge's settings, e.g. {alpha: 0.01, min_requests_to_pass: 1000} for sequential."""
+    matches: list[CanaryMatchConfig] = field(default_factory=list)
+    """Requests sent to the canary whatever the weights (by header or cookie), while it is analysed."""
+    sticky_header: str | None = None
+    """Split by a hash of this header (a user id) instead of at random, so each user stays on one version."""
+    mirror_percent: Annotated[int, _Check(_percent)] = 0
+    """Copy this percent of requests to the canary too while it is analysed (its answers are dropped)."""
+    confirm_promotion: bool = False
+    """After the last step, wait for 'goship canary promote' instead of promoting by itself."""
+    canary_replicas: Annotated[int | None, _Check(_at_least_one)] = None
+    """Replicas of the canary while it is analysed (default: as many as the service runs)."""
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.step_weight is not None:
+            raise ValueError("expected steps or step_weight, not both")
+        from goship.rollout.judges import JUDGES
+
+        judge = JUDGES[self.judge]
+        known = [f.name for f in dataclasses.fields(judge)] if isinstance(judge, type) else []
+        unknown = sorted(set(self.judge_settings) - set(known))
+        if known and unknown:
+            raise ValueError(
+                f"judge_settings: the {self.judge} judge has no setting {', '.join(map(repr, unknown))} "
+                f"(its settings: {', '.join(known)})"
+            )
+        try:
+            judge(**self.judge_settings)
+        except (TypeError, ConfigError) as exc:
+            why = exc.message if isinstance(exc, ConfigError) else str(exc)
+            raise ValueError(f"judge_settings of the {self.judge} judge: {why}") from exc
+
+    def weights(self) -> list[int]:
+        """The canary percent of every step."""
+        if self.step_weight is not None:
+            return list(range(self.step_weight, self.max_weight + 1, self.step_weight))
+        return list(self.steps) if self.steps is not None else [5, 25, 50]
+
+
+@dataclass(frozen=True)
 class GoshipConfig:
     """The whole of goship.yaml."""
 
@@ -313,6 +460,8 @@ class GoshipConfig:
     """The Go services built into images (default: every main package of every module)."""
     images: ImagesConfig = field(default_factory=ImagesConfig)
     """Image naming, the local store and tags."""
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    """Canary releases on the local runtime."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -364,7 +513,6 @@ def _cached_parse(text: str, *, source: str) -> GoshipConfig:
 def parse_config(text: str, *, source: str) -> GoshipConfig:
     """Validate goship.yaml's text; every problem is reported at once with its location."""
     import yaml
-    from pydantic import ValidationError
 
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -387,6 +535,15 @@ def parse_config(text: str, *, source: str) -> GoshipConfig:
     # An empty section ("versioning:" with everything commented out) means its defaults.
     data = {k: v for k, v in data.items() if v is not None}
     marks, problems = _marks(node, source)
+    if not problems:
+        from goship._plain import NotPlain, convert
+
+        try:  # the common case, a file spelled exactly right, without pydantic's ~80 ms
+            return convert(GoshipConfig, data)  # type: ignore[no-any-return]
+        except NotPlain:
+            pass  # pydantic decides, and explains
+    from pydantic import ValidationError
+
     # Each section present is validated on its own: pydantic's set-up cost grows with the schema, and
     # most files set one or two sections.
     errors: list[Any] = []

@@ -43,8 +43,20 @@ def publish(
 
     Example: goship publish --dry-run
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from goship.cli._images import open_images
-    from goship.image.publish import plan_publish, push, release_record, save_record, split_repository
+    from goship.image.publish import (
+        RegistryTags,
+        plan_publish,
+        push,
+        read_tags,
+        release_record,
+        repository_of,
+        save_record,
+        split_repository,
+    )
+    from goship.image.registry import Registry
     from goship.ui import console
     from goship.versioning.tags import classify_tags
 
@@ -53,21 +65,36 @@ def publish(
     templates = images.session.config.images.tags
     records: list[dict[str, object]] = []
     pushed: dict[str, str] = {}
-    registries = {}
-    with tempfile.TemporaryDirectory(prefix="goship-publish-") as work:
+    registries: dict[str, Registry] = {}
+
+    def registry_for(repository: str) -> Registry:
+        host = split_repository(repository)[0]
+        if host not in registries:
+            registries[host] = images.open_registry(host)
+        return registries[host]
+
+    def read(repository: str, version: str | None, commit: str) -> RegistryTags:
+        return read_tags(
+            registry_for(repository), repository, version=version, commit=commit, templates=templates
+        )
+
+    with tempfile.TemporaryDirectory(prefix="goship-publish-") as work, ThreadPoolExecutor(1) as reader:
         builder = images.builder(Path(work), cache=True)
         for s in images.services:
-            built = builder.build(s, images.identity(s))
+            repository = repository_of(s.name, s.repository)
+            identity = images.identity(s)
+            # The registry's tags do not depend on the image: read them while Go builds it.
+            version = identity.version if identity.released else None
+            tags = reader.submit(read, repository, version, identity.commit)
+            built = builder.build(s, identity)
             git_versions = [r.version for r in classify_tags(s.module, repo.modules, repo.tags).releases]
-            host = split_repository(built.repository)[0] if built.repository else ""
-            if host not in registries:
-                registries[host] = images.open_registry(host)
-            registry = registries[host]
-            plan = plan_publish(registry, built, git_versions=git_versions, templates=templates, force=force)
+            plan = plan_publish(
+                built, tags.result(), git_versions=git_versions, templates=templates, force=force
+            )
             if dry_run:
                 records.append(release_record(plan))
                 continue
-            record = push(registry, images.store, plan, pushed=pushed)
+            record = push(registry_for(repository), images.store, plan, pushed=pushed)
             save_record(images.store, record)
             records.append(record)
     if json:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,52 +58,67 @@ def split_repository(repository: str) -> tuple[str, str]:
     return host, path
 
 
+@dataclass(frozen=True)
+class RegistryTags:
+    """What a repository says before a publish: the digest of each tag the release may touch, and the
+    versions its tags name (for which release is the newest of a group)."""
+
+    existing: Mapping[str, str]
+    published: tuple[str, ...]
+
+
+def repository_of(built_service: str, repository: str | None) -> str:
+    """Where a service is published; a usage error when goship.yaml names no place."""
+    if repository is None:
+        raise UsageError(
+            f"service {built_service} has nowhere to be published",
+            hint="set 'image' on the service in goship.yaml, or images.registry for all of them",
+        )
+    split_repository(repository)
+    return repository
+
+
+def read_tags(
+    registry: Registry, repository: str, *, version: str | None, commit: str, templates: ImageTagsConfig
+) -> RegistryTags:
+    """The registry's side of the plan. It needs no image, so ``goship publish`` reads it while it builds."""
+    check_templates(templates)
+    _, repo = split_repository(repository)
+    names = [
+        a.tag
+        for a in plan_tags(
+            version=version, commit=commit, digest="", existing={}, known_versions=[], templates=templates
+        )
+    ]
+    existing = {name: found[0] for name in names if (found := registry.head_manifest(repo, name)) is not None}
+    published = tuple(v for t in registry.list_tags(repo) if (v := version_of(templates, t)))
+    return RegistryTags(existing=existing, published=published)
+
+
 def plan_publish(
-    registry: Registry,
     built: BuiltImage,
+    tags: RegistryTags,
     *,
     git_versions: Iterable[str],
     templates: ImageTagsConfig,
     force: bool = False,
 ) -> PublishPlan:
-    """Read the registry's tags and decide every tag's fate; refuses a taken exact tag before any push."""
-    if built.repository is None:
-        raise UsageError(
-            f"service {built.service} has nowhere to be published",
-            hint="set 'image' on the service in goship.yaml, or images.registry for all of them",
-        )
+    """Decide every tag's fate from the registry's tags (:func:`read_tags`) and git's; refuses a taken
+    exact tag before anything is pushed."""
+    repository = repository_of(built.service, built.repository)
     check_templates(templates)
-    _, repo = split_repository(built.repository)
-    version = built.version if built.released else None
-    names = [
-        a.tag
-        for a in plan_tags(
-            version=version,
-            commit=built.commit,
-            digest=built.digest,
-            existing={},
-            known_versions=[],
-            templates=templates,
-        )
-    ]
-    existing = {}
-    for name in names:
-        found = registry.head_manifest(repo, name)
-        if found is not None:
-            existing[name] = found[0]
-    published = [v for t in registry.list_tags(repo) if (v := version_of(templates, t))]
     actions = plan_tags(
-        version=version,
+        version=built.version if built.released else None,
         commit=built.commit,
         digest=built.digest,
-        existing=existing,
-        known_versions=[*published, *git_versions],
+        existing=tags.existing,
+        known_versions=[*tags.published, *git_versions],
         templates=templates,
         force=force,
     )
     return PublishPlan(
         service=built.service,
-        repository=built.repository,
+        repository=repository,
         digest=built.digest,
         version=built.version,
         released=built.released,

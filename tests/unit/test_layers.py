@@ -7,7 +7,9 @@ import gzip
 import hashlib
 import io
 import os
+import random
 import tarfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from goship.errors import UsageError
+from goship.image import layers
 from goship.image.layers import Layer, LayerBuilder, parse_source_date_epoch
 from goship.image.oci import MEDIA_TYPE_LAYER_GZIP, sha256_digest
 
@@ -277,3 +280,43 @@ def test_any_file_set_gives_one_layer_whatever_the_order_of_adding(
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in found} == {(mtime, 0, 0, "", "")}
     assert contents(forward) == {p: data for p, (data, _) in files.items()}
     assert {m.name: m.mode for m in found if m.isfile()} == {p: mode for p, (_, mode) in files.items()}
+
+
+def _binary_like(size: int) -> bytes:
+    """Compressible but not trivially so, like a Go binary: seeded random words."""
+    rng = random.Random(7)
+    words = [rng.randbytes(rng.randint(1, 12)) for _ in range(4096)]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(words)
+    return bytes(out[:size])
+
+
+def test_a_big_layer_is_one_valid_gzip_stream_whatever_the_number_of_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = _binary_like(3 * layers.DEFLATE_BLOCK + 12345)
+    (tmp_path / "app").write_bytes(data)
+    built = {}
+    for threads in (1, 2, 4):
+        monkeypatch.setattr(layers, "_DEFLATE_THREADS", threads)
+        built[threads] = (
+            LayerBuilder(mtime=EPOCH).add_file("/app", tmp_path / "app").build(into=tmp_path / str(threads))
+        )
+    assert len({(b.digest, b.diff_id, b.size) for b in built.values()}) == 1
+    layer = built[2]
+    assert isinstance(layer.content, Path)
+    blob = layer.content.read_bytes()
+    assert contents(Layer(layer.digest, layer.size, layer.diff_id, content=blob)) == {"app": data}
+    assert layer.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    whole = zlib.compressobj(layers.COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    single = len(whole.compress(gzip.decompress(blob)) + whole.flush())
+    assert layer.size < single * 1.01  # blocks cost well under 1 % against one stream
+
+
+def test_a_layer_smaller_than_a_block_is_a_single_zlib_stream() -> None:
+    layer = LayerBuilder(mtime=EPOCH).add_file("/a", _binary_like(50_000)).build()
+    assert isinstance(layer.content, bytes)
+    tar = gzip.decompress(layer.content)
+    whole = zlib.compressobj(layers.COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    assert layer.content[10:-8] == whole.compress(tar) + whole.flush()

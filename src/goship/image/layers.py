@@ -20,7 +20,9 @@ import stat
 import struct
 import tempfile
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path, PurePosixPath
@@ -37,6 +39,10 @@ binary it is ~3× faster than level 9 for a blob ~0.6 % larger (2 MB: 75 ms and 
 703 KB), and compressing the binary is on the critical path of every build."""
 
 _BLOCK = 512
+DEFLATE_BLOCK = 1 << 18
+"""Tar bytes per independently compressed deflate block (fixed: it is part of what decides the digest)."""
+_WINDOW = 1 << 15
+_DEFLATE_THREADS = max(1, min(4, os.cpu_count() or 1))
 _CHUNK = 1 << 20
 _MAX_OCTAL = {8: 8**7, 12: 8**11}  # exclusive limits of the USTAR numeric fields, by field width
 _PAX_NAME = b"././@PaxHeader"
@@ -335,7 +341,14 @@ class _Writable(Protocol):
 
 
 class _GzipSink:
-    """Tar bytes in; a gzip member out (RFC 1952), with the digests of both sides."""
+    """Tar bytes in; a gzip member out (RFC 1952), with the digests of both sides.
+
+    The deflate stream is made as pigz makes it: the tar is cut into blocks of :data:`DEFLATE_BLOCK`
+    bytes, each compressed on its own (in parallel: zlib releases the GIL) with the 32 KiB before it as
+    its dictionary and ended with a sync flush, so the pieces join into one valid stream. The bytes
+    depend on the block size and the level only, never on how many threads there are; a layer smaller
+    than one block is exactly what a single zlib stream would give.
+    """
 
     def __init__(self, out: _Writable) -> None:
         self._out = out
@@ -344,7 +357,10 @@ class _GzipSink:
         self._crc = 0
         self._length = 0
         self.size = 0
-        self._deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._pending = bytearray()
+        self._history = b""
+        self._jobs: deque[Future[bytes]] = deque()
+        self._pool: ThreadPoolExecutor | None = None
         # Magic, deflate, no flags (so no name), mtime 0, no extra flags (neither level 9 nor 1), OS unknown.
         self._emit(b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x00\xff")
 
@@ -357,10 +373,30 @@ class _GzipSink:
         self._tar_hash.update(data)
         self._crc = zlib.crc32(data, self._crc)
         self._length += len(data)
-        self._emit(self._deflate.compress(data))
+        self._pending += data
+        while len(self._pending) >= DEFLATE_BLOCK:
+            block = bytes(self._pending[:DEFLATE_BLOCK])
+            del self._pending[:DEFLATE_BLOCK]
+            self._submit(block, final=False)
+
+    def _submit(self, block: bytes, *, final: bool) -> None:
+        history, self._history = self._history, block[-_WINDOW:]
+        if self._pool is None and not final:
+            self._pool = ThreadPoolExecutor(max_workers=_DEFLATE_THREADS)
+        if self._pool is None:
+            self._emit(_deflate(block, history, final))
+            return
+        self._jobs.append(self._pool.submit(_deflate, block, history, final))
+        # Keep a few blocks in flight; hand out finished ones in order.
+        while self._jobs and (len(self._jobs) > 2 * _DEFLATE_THREADS or self._jobs[0].done() or final):
+            self._emit(self._jobs.popleft().result())
 
     def close(self) -> None:
-        self._emit(self._deflate.flush())
+        try:
+            self._submit(bytes(self._pending), final=True)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
         self._emit(struct.pack("<II", self._crc, self._length & 0xFFFFFFFF))
 
     @property
@@ -370,3 +406,13 @@ class _GzipSink:
     @property
     def digest(self) -> Digest:
         return parse_digest("sha256:" + self._blob_hash.hexdigest())
+
+
+def _deflate(block: bytes, history: bytes, final: bool) -> bytes:
+    """One block of the layer's deflate stream: primed with the 32 KiB before it, ended by a sync flush
+    (or, for the last block, by the final block)."""
+    if history:
+        deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=history)
+    else:
+        deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflate.compress(block) + deflate.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)

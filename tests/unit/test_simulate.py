@@ -1,5 +1,6 @@
 """The canary simulation: repeatable traces, the sequential judge's false rollbacks, every judge catching a
-gross regression, and the ``goship canary simulate --json`` contract from the real command."""
+gross regression, the sequential judge catching a latency regression, Flagger's rollback timing, and the
+``goship canary simulate --json`` contract from the real command."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import json
 import subprocess
 import sys
 
+from goship.rollout.judges import quantile
 from goship.rollout.simulate import (
+    FLAGGER_POLICY,
     JUDGE_ENTRIES,
     SCENARIOS,
+    JudgeEntry,
     Scenario,
     Trace,
+    analyse,
+    flagger_default_judge,
     report_json,
     simulate,
 )
@@ -39,6 +45,30 @@ def test_idle_intervals_carry_no_requests() -> None:
     idle = Scenario("idle", "always idle", rps=50.0, idle_probability=1.0)
     window = Trace(idle, Settings(), seed=1, run=0).window(0, 0)
     assert window.stable.requests == window.canary.requests == 0
+
+
+def test_windows_report_latency_quantiles_of_their_samples_as_the_metrics_port_does() -> None:
+    window = Trace(BY_NAME["healthy-100rps"], Settings(), seed=2, run=0).window(0, 0)
+    for served in (window.stable, window.canary):
+        assert set(served.latency_quantiles_ms) == {0.5, 0.99}
+        assert served.latency_quantiles_ms[0.99] == quantile(served.latencies_ms, 0.99)
+
+
+def test_flagger_rolls_back_one_interval_after_its_fifth_failed_check() -> None:
+    # Every check of a 5x canary fails: the fifth at 300 s; Flagger's next run, at 360 s, rolls back, and
+    # the canary's errors of that sixth interval count as served.
+    trace = Trace(BY_NAME["errors-5x"], Settings(), seed=4, run=0)
+    result = analyse(JudgeEntry("flagger-default", flagger_default_judge, FLAGGER_POLICY), trace, run=0)
+    assert (result.outcome, result.seconds) == ("rollback", 360.0)
+    served = [trace.window(i, 0).canary for i in range(6)]
+    assert result.bad_requests == sum(w.errors - 0.01 * w.requests for w in served)
+
+
+def test_sequential_rolls_back_a_slower_canary_from_quantiles_alone() -> None:
+    sequential = [e for e in JUDGE_ENTRIES if e.name == "sequential"]
+    report = simulate(runs=10, seed=9, scenarios=[BY_NAME["latency-1.5x"]], judges=sequential)
+    (summary,) = report.judges
+    assert summary.miss_rate == 0.0
 
 
 def test_sequential_rarely_rolls_back_a_healthy_canary_at_any_traffic_level() -> None:

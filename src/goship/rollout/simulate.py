@@ -2,13 +2,25 @@
 analysis loop per judge, and the figures that compare them (false rollbacks, misses, time to detect, blast
 radius).
 
-Nothing sleeps: each analysis interval is simulated. The Flagger baseline follows Flagger's documented
-defaults (https://fluxcd.io/flagger/usage/metrics and the Canary CRD reference): builtin checks
+Nothing sleeps: each analysis interval is simulated, and every judge is asked once per interval, as the
+canary engine asks it (the sequential judge could be asked more often; ``benchmarks/canary_judges.py``
+shows how little that would buy on these traces).
+
+The Flagger baseline (``flagger-default``) is Flagger's builtin checks as its documentation writes them
+(https://fluxcd.io/flagger/usage/metrics, and the Canary examples of its tutorials):
 ``request-success-rate`` with ``thresholdRange.min: 99`` and ``request-duration`` (p99) with
-``thresholdRange.max: 500`` ms over ``interval: 1m``, and ``analysis.threshold: 5``, "max number of failed
-metric checks before rollback". Flagger counts failed checks over the whole analysis, not in a row
-(``FailedChecks >= GetAnalysisThreshold()`` in its scheduler), and a metric query with no values ("probably
-... is not receiving traffic") halts advancement and counts as a failed check too.
+``thresholdRange.max: 500`` ms over ``interval: 1m`` (also the code's default analysis interval), and
+``analysis.threshold: 5``, "max number of failed metric checks before rollback". Five is the value most
+of Flagger's documented Canary examples use (a few use 10); left unset, Flagger's code uses 1
+(``GetAnalysisThreshold``), which would roll back far more healthy canaries. Its scheduler
+(``pkg/controller/scheduler.go``, ``advanceCanary``):
+
+- counts failed checks over the whole analysis, not in a row (``FailedChecks`` is not reset by a passing
+  check), and a failing check halts advancement;
+- treats a metric query with no values ("probably ... is not receiving traffic") as a failed check;
+- compares ``FailedChecks >= GetAnalysisThreshold()`` at the start of a run, before analysing, so the
+  rollback comes one interval after the check that reached the threshold, and the canary serves that
+  interval too (``rollback_delay_intervals=1``).
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from goship.rollout.judges import (
     Samples,
     SequentialJudge,
     ThresholdJudge,
+    quantile,
 )
 
 RunOutcome = Literal["rollback", "promotion", "stalled"]
@@ -104,6 +117,8 @@ class SimulationSettings:
     """Lognormal shape of latency: with 50 ms it puts stable's p99 near 160 ms, well under Flagger's 500."""
     latency_samples: int = 100
     """Latency samples a metrics source reports per version and window (a uniform subsample of requests)."""
+    reported_quantiles: tuple[float, ...] = (0.5, 0.99)
+    """Latency quantiles each window reports, as the ``MetricsSource`` port does, taken over the samples."""
 
     def __post_init__(self) -> None:
         if not self.weights or any(not 0.0 < w < 100.0 for w in self.weights):
@@ -120,6 +135,10 @@ class AnalysisPolicy:
     """Roll back once this many checks failed over the whole analysis (Flagger's ``analysis.threshold``)."""
     wait_counts_as_failure: bool = False
     """Flagger: a window without data halts advancement and counts as a failed check."""
+    rollback_delay_intervals: int = 0
+    """Intervals the canary keeps its traffic after the check that reached the threshold. Flagger: 1 -- it
+    compares failed checks with the threshold at the start of its next run, before analysing, and rolls
+    back then."""
 
 
 @dataclass(frozen=True)
@@ -148,14 +167,15 @@ def flagger_default_judge() -> ThresholdJudge:
 
 
 FLAGGER_THRESHOLD = 5
-"""Flagger's ``analysis.threshold`` in its documented Canary examples."""
+"""Flagger's ``analysis.threshold`` in most of its documented Canary examples."""
+
+FLAGGER_POLICY = AnalysisPolicy(
+    failure_threshold=FLAGGER_THRESHOLD, wait_counts_as_failure=True, rollback_delay_intervals=1
+)
+"""How Flagger's scheduler turns failed checks into a rollback (see the module docstring)."""
 
 JUDGE_ENTRIES: tuple[JudgeEntry, ...] = (
-    JudgeEntry(
-        "flagger-default",
-        flagger_default_judge,
-        AnalysisPolicy(failure_threshold=FLAGGER_THRESHOLD, wait_counts_as_failure=True),
-    ),
+    JudgeEntry("flagger-default", flagger_default_judge, FLAGGER_POLICY),
     # goship's threshold judge keeps Flagger's counting of failed checks, but an idle window is a wait.
     JudgeEntry("threshold", ThresholdJudge, AnalysisPolicy(failure_threshold=FLAGGER_THRESHOLD)),
     # The statistical judges control their own false alarms, so their first fail is the rollback.
@@ -315,7 +335,13 @@ class Trace:
             latencies = tuple(
                 rng.lognormvariate(mu + shift, cfg.latency_sigma) for _ in range(min(n, cfg.latency_samples))
             )
-            return Samples(requests=n, errors=binomial(rng, n, error_rate), latencies_ms=latencies)
+            reported = {q: quantile(latencies, q) for q in cfg.reported_quantiles} if latencies else {}
+            return Samples(
+                requests=n,
+                errors=binomial(rng, n, error_rate),
+                latencies_ms=latencies,
+                latency_quantiles_ms=reported,
+            )
 
         canary_rate = min(1.0, cfg.stable_error_rate * s.error_ratio)
         return Window(
@@ -339,6 +365,11 @@ def analyse(entry: JudgeEntry, trace: Trace, *, run: int) -> RunResult:
         if verdict.outcome == "fail" or (verdict.outcome == "wait" and entry.policy.wait_counts_as_failure):
             failed += 1
             if failed >= entry.policy.failure_threshold:
+                delay = entry.policy.rollback_delay_intervals
+                for later in range(interval + 1, interval + 1 + delay):
+                    served = trace.window(later, step).canary
+                    bad += served.errors - served.requests * cfg.stable_error_rate
+                seconds += delay * cfg.interval_seconds
                 return RunResult(entry.name, trace.scenario.name, run, "rollback", seconds, bad)
         elif verdict.outcome == "pass":
             step += 1

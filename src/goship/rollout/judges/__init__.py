@@ -7,8 +7,9 @@ canary)`` at every analysis and persists the returned state for the next call:
 - ``threshold`` (:mod:`.threshold`): Flagger-style absolute and stable-relative bounds, one check per call.
 - ``mann-whitney`` (:mod:`.mannwhitney`): Kayenta-style Mann–Whitney U test on latency samples plus a
   two-proportion test on error rates, one window per call.
-- ``sequential`` (:mod:`.sequential`, the default): an anytime-valid mixture likelihood-ratio test on the
-  canary's share of errors, meant to be checked after every batch.
+- ``sequential`` (:mod:`.sequential`, the default): anytime-valid tests -- a mixture likelihood-ratio test
+  on the canary's share of errors and sequential sign tests on latency quantiles -- meant to be checked
+  after every batch.
 
 Too little traffic is always ``wait``, never ``fail``: an idle canary is not a broken one.
 """
@@ -35,6 +36,9 @@ class Samples:
     """Of those, 5xx responses and connection errors."""
     latencies_ms: tuple[float, ...] = ()
     """Latency samples in milliseconds; may be empty when the source only counts requests."""
+    latency_quantiles_ms: Mapping[float, float] = field(default_factory=dict, hash=False)
+    """Latency quantiles over the window as a metrics source reports them: quantile (0.5, 0.99) ->
+    milliseconds, like ``VersionMetrics.latency_ms``; may be empty."""
 
     def __post_init__(self) -> None:
         if self.requests < 0 or self.errors < 0 or self.errors > self.requests:
@@ -47,6 +51,13 @@ class Samples:
     def error_rate(self) -> float:
         """Errors per request; 0 when there were no requests."""
         return self.errors / self.requests if self.requests else 0.0
+
+    def latency_quantile(self, q: float) -> float | None:
+        """The ``q`` latency quantile: as reported when the source gave it, else from the samples, else
+        ``None``."""
+        if q in self.latency_quantiles_ms:
+            return self.latency_quantiles_ms[q]
+        return quantile(self.latencies_ms, q) if self.latencies_ms else None
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from goship._http import (
     ProxyError,
     Response,
     TimedOutError,
-    _read_response,
     merge_params,
 )
+from goship._http.messages import read_response
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def test_any_split_into_chunks_reads_back_as_the_body(blocks: list[bytes], exten
     ext = b";name=value" if extensions else b""
     raw = b"Transfer-Encoding: chunked\r\n\r\n"
     raw += b"".join(b"%x%b\r\n%b\r\n" % (len(b), ext, b) for b in blocks) + b"0\r\n\r\n"
-    status, headers, body, keep = _read_response(io.BytesIO(raw), b"HTTP/1.1 200 OK\r\n", "GET")
+    status, headers, body, keep = read_response(io.BytesIO(raw), b"HTTP/1.1 200 OK\r\n", "GET")
     assert (status, headers["transfer-encoding"], body, keep) == (200, "chunked", b"".join(blocks), True)
 
 
@@ -266,7 +266,7 @@ def test_any_split_into_chunks_reads_back_as_the_body(blocks: list[bytes], exten
 def test_a_broken_answer_is_a_protocol_error_that_says_what_was_wrong(head: bytes, message: str) -> None:
     reader = io.BytesIO(head)
     with pytest.raises(ProtocolError, match=re.escape(message)):
-        _read_response(reader, reader.readline(), "GET")
+        read_response(reader, reader.readline(), "GET")
 
 
 def test_headers_match_without_case_and_repeated_ones_join() -> None:

@@ -343,3 +343,298 @@ def test_state_file_is_json_written_after_every_transition(tmp_path: Path) -> No
     assert doc["format"] == 1 and doc["phase"] == "succeeded" and doc["weights"] == [5, 25, 50]
     assert [p.name for p in tmp_path.iterdir()] == ["c.json"]  # no temp files left behind
     assert canary_state.from_json(doc) == canary_state.load(path)
+
+
+# --- taking over, leases, mirroring (what the local runtime's controller relies on) ---------------------
+
+
+class LeasedWorld(World):
+    """A router holding splits on a lease: every renewal is logged."""
+
+    def renew(self) -> None:
+        self.log.append(("renew", None))
+
+
+def test_taken_over_canary_goes_back_to_stable_brings_the_canary_back_and_repeats_its_step(
+    tmp_path: Path,
+) -> None:
+    w = World()
+    path = tmp_path / "c.json"
+
+    class Killed(Exception):
+        pass
+
+    def kill() -> None:
+        state = canary_state.load(path)
+        if state is not None and state.step == 1:
+            raise Killed
+
+    w.on_sleep = kill
+    with pytest.raises(Killed):
+        w.engine(path, spec()).start()
+    # The runtime restarted: the canary's replicas are gone, the router knows nothing of the split.
+    w.replicas = {"v1": 3}
+    w.on_sleep = lambda: None
+    before = len(w.log)
+    final = w.engine(path, spec()).run(takeover=True)
+    assert w.log[before : before + 3] == [
+        ("traffic", {"v1": 100, "v2": 0}),
+        ("scale", ("v2", 1)),
+        ("traffic", {"v1": 75, "v2": 25}),
+    ]
+    assert final.phase == "succeeded"
+    assert any(e.message.startswith("taken over") for e in final.events)
+
+
+def test_a_leased_router_is_renewed_before_every_wait(tmp_path: Path) -> None:
+    w = LeasedWorld()
+    w.engine(tmp_path / "c.json", spec()).start()
+    kinds = [kind for kind, _ in w.log if kind in ("renew", "traffic")]
+    # Three analyses, each wait preceded by a renewal; none after the promotion.
+    assert kinds.count("renew") == 3
+    assert kinds[-1] == "traffic"
+
+
+def test_mirroring_copies_to_the_canary_only_while_it_is_analysed(tmp_path: Path) -> None:
+    w = World()
+    seen: list[TrafficRules] = []
+    w.on_sleep = lambda: seen.append(w.rules) if w.rules else None
+    w.engine(tmp_path / "c.json", spec(mirror_percent=20)).start()
+    assert (seen[0].mirror_version, seen[0].mirror_percent) == ("v2", 20)
+    assert w.rules is not None and w.rules.mirror_version is None and w.rules.mirror_percent == 0
+
+
+def test_a_pause_given_while_the_canary_starts_is_kept(tmp_path: Path) -> None:
+    w = World()
+    path = tmp_path / "c.json"
+    engine = w.engine(path, spec(steps=(5,)))
+    w.replicas["v2"] = 0
+    starts = {"n": 0}
+
+    def states() -> Sequence[ReplicaSetState]:
+        # The canary becomes available only after a pause given during the wait for it.
+        starts["n"] += 1
+        if starts["n"] == 2:
+            engine.pause()
+        ready = starts["n"] >= 2
+        return [ReplicaSetState(n, r, r if ready or n == "v1" else 0) for n, r in w.replicas.items()]
+
+    w.states = states  # type: ignore[method-assign]
+    paused_analyses: list[bool] = []
+
+    def gate() -> None:
+        state = canary_state.load(path)
+        if state is not None and state.phase == "progressing":
+            paused_analyses.append(state.paused)
+            if len(paused_analyses) == 3:
+                engine.resume()
+
+    w.on_sleep = gate
+    final = engine.start()
+    assert final.phase == "succeeded"
+    assert paused_analyses[:3] == [True, True, True]
+
+
+def test_begin_keeps_the_target_and_decisions_say_metric_and_source(tmp_path: Path) -> None:
+    w = World()
+    path = tmp_path / "c.json"
+    engine = CanaryEngine(
+        w, w, w, spec(), stable="v1", canary="v2", state_path=path, clock=w.clock, sleep=w.sleep,
+        source="router /stats",
+    )  # fmt: skip
+    began = engine.begin(target={"canary": {"ref": "sha256:abc"}})
+    assert began.phase == "initializing" and began.target == {"canary": {"ref": "sha256:abc"}}
+    final = engine.run()
+    assert final.target == began.target
+    assert {(d.metric, d.source) for d in final.decisions} == {("error rate", "router /stats")}
+    assert final.decisions[0].values["min_requests"] == 10.0
+
+
+def test_a_state_file_from_before_targets_and_decision_sources_still_loads(tmp_path: Path) -> None:
+    w = World()
+    path = tmp_path / "c.json"
+    w.engine(path, spec()).start()
+    doc = json.loads(path.read_text())
+    del doc["target"]
+    for d in doc["decisions"]:
+        del d["metric"], d["source"]
+    old = canary_state.from_json(doc)
+    assert old.target == {} and old.decisions[0].metric == ""
+
+
+# --- the local runtime's canary controller: spec documents, history, leases -----------------------------
+
+
+def test_config_section_becomes_a_spec_document_the_daemon_turns_into_the_engine_spec() -> None:
+    from goship.config import parse_config
+    from goship.local.canary import spec_document, spec_from_document
+
+    config = parse_config(
+        "canary:\n"
+        "  step_weight: 20\n"
+        "  max_weight: 60\n"
+        "  interval: 30s\n"
+        "  step_deadline: 5m\n"
+        "  matches: [{header: X-Beta, value: 'yes'}, {cookie: beta, kind: prefix, value: 'on'}]\n"
+        "  sticky_header: X-User-Id\n"
+        "  mirror_percent: 10\n"
+        "  confirm_promotion: true\n"
+        "  canary_replicas: 2\n",
+        source="goship.yaml",
+    ).canary
+    doc = spec_document(config)
+    assert json.loads(json.dumps(doc)) == doc  # travels over the control API and into the state file
+    got = spec_from_document(doc, canary="v2", replicas=4)
+    assert got.weights() == (20, 40, 60)
+    assert (got.interval_s, got.step_deadline_s, got.replicas, got.canary_replicas) == (30.0, 300.0, 4, 2)
+    assert got.matches == (
+        HeaderMatch(version="v2", header="X-Beta", value="yes"),
+        HeaderMatch(version="v2", cookie="beta", kind="prefix", value="on"),
+    )
+    assert (got.sticky_header, got.mirror_percent, got.confirm_promotion) == ("X-User-Id", 10, True)
+
+
+def test_the_config_defaults_shift_5_25_50_then_promote_with_the_engine_defaults() -> None:
+    from goship.config import CanaryConfig
+    from goship.local.canary import spec_document, spec_from_document
+
+    got = spec_from_document(spec_document(CanaryConfig()), canary="v2", replicas=3)
+    engine = CanarySpec()
+    assert got.weights() == (5, 25, 50)
+    for name in ("interval_s", "min_requests", "failure_threshold", "step_deadline_s", "judge"):
+        assert getattr(got, name) == getattr(engine, name), name
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("canary:\n  steps: [50, 5]\n", "canary.steps: expected canary percents ascending"),
+        ("canary:\n  interval: soon\n", "canary.interval: expected a duration such as 30s"),
+        ("canary:\n  steps: [5]\n  step_weight: 10\n", "canary: expected steps or step_weight, not both"),
+        ("canary:\n  judge_settings: {bogus: 1}\n", "the sequential judge has no setting 'bogus'"),
+        ("canary:\n  matches: [{value: x}]\n", "expected exactly one of header or cookie"),
+        ("canary:\n  mirror_percent: 120\n", "canary.mirror_percent: expected a percent from 0 to 100"),
+    ],
+)
+def test_a_bad_canary_section_is_refused_with_the_setting_named(text: str, problem: str) -> None:
+    from goship.config import parse_config
+    from goship.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="goship.yaml")
+    assert any(problem in d for d in info.value.details), info.value.details
+
+
+def test_durations_read_as_seconds() -> None:
+    from goship.config import parse_seconds
+
+    assert [parse_seconds(v) for v in ("1s", "1.5 s", "500ms", "2m", "1h", 3, ".5")] == [
+        1.0,
+        1.5,
+        0.5,
+        120.0,
+        3600.0,
+        3.0,
+        0.5,
+    ]
+    for bad in ("0s", "soon", True, "-1s", "2d"):
+        with pytest.raises(ValueError, match="expected a duration"):
+            parse_seconds(bad)
+
+
+def test_a_spec_document_the_engine_cannot_run_is_a_config_error() -> None:
+    from goship.errors import ConfigError
+    from goship.local.canary import spec_from_document
+
+    with pytest.raises(ConfigError, match="ascending"):
+        spec_from_document({"steps": [50, 5]}, canary="v2", replicas=1)
+    with pytest.raises(ConfigError, match="bogus"):
+        spec_from_document({"judge_settings": {"bogus": 1}}, canary="v2", replicas=1)
+
+
+def test_the_lease_outlives_one_interval_by_a_margin() -> None:
+    from goship.local.canary import lease_seconds
+
+    assert lease_seconds(1.0) == 3.0
+    assert lease_seconds(60.0) == 75.0
+
+
+def test_finished_canaries_are_kept_and_found_by_version(tmp_path: Path) -> None:
+    from goship.local.canary import CANARY_FILE, HISTORY_DIR, find_canary
+
+    w = World()
+    w.engine(tmp_path / CANARY_FILE, spec()).start()
+    (tmp_path / HISTORY_DIR).mkdir()
+    (tmp_path / CANARY_FILE).replace(tmp_path / HISTORY_DIR / "20250101T000000Z-v2.json")
+    w.replicas = {"v1": 3}
+    newer = CanaryEngine(
+        w, w, w, spec(), stable="v1", canary="v3", state_path=tmp_path / CANARY_FILE, clock=w.clock,
+        sleep=w.sleep,
+    )  # fmt: skip
+    newer.start()
+    latest = find_canary(tmp_path)
+    assert latest is not None and latest[0].canary == "v3"
+    older = find_canary(tmp_path, "v2")
+    assert older is not None and older[0].canary == "v2" and older[1].parent.name == HISTORY_DIR
+    assert find_canary(tmp_path, "v9") is None
+
+
+def test_abandoning_a_canary_nobody_drives_marks_it_failed_with_the_reason(tmp_path: Path) -> None:
+    from goship.local.canary import abandon
+
+    w = World()
+    path = tmp_path / "c.json"
+
+    class Killed(Exception):
+        pass
+
+    def kill() -> None:
+        raise Killed
+
+    w.on_sleep = kill
+    with pytest.raises(Killed):
+        w.engine(path, spec()).start()
+    state = abandon(path, "aborted (the runtime was not running)", clock=w.clock)
+    assert (state.phase, state.reason) == ("failed", "aborted (the runtime was not running)")
+    assert canary_state.load(path) == state
+    with pytest.raises(UsageError, match="no active canary"):
+        abandon(path, "again")
+
+
+def test_version_workloads_map_versions_onto_revision_replica_sets() -> None:
+    from goship.local.canary import VersionWorkloads
+
+    w = World()
+    w.replicas = {"v1@r1": 3, "v2@r2": 1, "v0@r0": 0}
+    by_version = VersionWorkloads(w, {"v1": "v1@r1", "v2": "v2@r2"})
+    by_version.scale("v2", 2)
+    assert w.log[-1] == ("scale", ("v2@r2", 2))
+    assert [(s.name, s.replicas) for s in by_version.states()] == [("v1", 3), ("v2", 2)]
+
+
+class FakeRouterClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, int], float, str | None]] = []
+
+    def apply(self, rules: TrafficRules, *, lease_s: float = 0.0, fallback: str | None = None) -> None:
+        self.calls.append((dict(rules.weights), lease_s, fallback))
+
+
+def test_only_a_split_away_from_stable_is_leased_and_renewals_repeat_it() -> None:
+    from goship.local.router import LeasedRouter
+
+    client = FakeRouterClient()
+    router = LeasedRouter(client, fallback="v1", lease_s=4.0)  # type: ignore[arg-type]
+    router.apply(TrafficRules(weights={"v1": 100, "v2": 0}))
+    router.renew()  # nothing leased: nothing to renew
+    router.apply(TrafficRules(weights={"v1": 95, "v2": 5}))
+    router.renew()
+    router.apply(TrafficRules(weights={"v2": 100}))  # a promotion leaves stable behind for good
+    router.renew()
+    assert client.calls == [
+        ({"v1": 100, "v2": 0}, 0.0, None),
+        ({"v1": 95, "v2": 5}, 4.0, "v1"),
+        ({"v1": 95, "v2": 5}, 4.0, "v1"),
+        ({"v2": 100}, 0.0, None),
+    ]
+    assert router.leased(TrafficRules(weights={"v1": 100}, matches=(HeaderMatch("v2", header="x"),)))

@@ -239,6 +239,7 @@ def test_schema_is_a_json_schema_with_the_sections_as_properties() -> None:
         "deps",
         "services",
         "images",
+        "canary",
     }
     assert schema.get("additionalProperties") is False
 

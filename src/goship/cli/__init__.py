@@ -96,7 +96,7 @@ def build_app() -> App:
     app.command(
         "goship.cli.canary:app",
         name="canary",
-        help="Canary releases: 'simulate' judges every judge on synthetic traffic.",
+        help="Canary releases on the local runtime: start, status, pause, resume, promote, abort, explain.",
     )
     return app
 

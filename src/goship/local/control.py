@@ -5,7 +5,8 @@ no process of it is left.
 The state directory holds ``state.json`` (written atomically by the daemon after every change; its
 format is described in :mod:`goship.local.daemon`), ``daemon.log``, the router's and the replicas' logs.
 A daemon that died without cleaning up leaves a *stale* state file: its pid is gone (or belongs to some
-other program by now); :func:`clean_stale` kills what it left running and moves the file aside.
+other program by now); :func:`clean_stale` kills what it left running and moves the file aside. A daemon
+started in the same directory again puts its router on the address the last one had, when it is free.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from typing import Any
 import httpx
 
 from goship import _proc
-from goship.errors import EnvironmentFailure, UsageError
+from goship.errors import (
+    CheckFailedError,
+    EnvironmentFailure,
+    GoshipError,
+    RemoteError,
+    UsageError,
+)
 
 __all__ = [
     "DAEMON_MODULE",
@@ -190,6 +197,10 @@ class ControlClient:
             data = {"error": response.text[:300]}
         if response.status_code >= 400:
             message = str(data.get("error", response.text[:300]))
+            # The daemon says which of goship's errors it met; its exit code picks the class again.
+            kind = _ERRORS.get(data.get("exit_code")) if response.status_code != 500 else None
+            if kind is not None:
+                raise kind(message, hint=data.get("hint"))
             if response.status_code in (400, 404, 409):
                 raise UsageError(message, hint=data.get("hint"))
             raise EnvironmentFailure(f"goship's runtime daemon failed {method} {path}: {message}")
@@ -213,6 +224,22 @@ class ControlClient:
     def down(self) -> dict[str, Any]:
         return self._call("POST", "/down", {})
 
+    def canary(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Start a canary (``{version, store, ref, platform, spec}``) beside the current revision."""
+        return self._call("POST", "/canary", request)
+
+    def canary_command(self, command: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``pause``, ``resume`` (or take over), ``promote`` (``{"force"}``) or ``abort`` (``{"reason"}``)."""
+        return self._call("POST", f"/canary/{command}", body or {})
+
+
+_ERRORS: dict[object, type[GoshipError]] = {
+    1: CheckFailedError,
+    2: UsageError,
+    3: EnvironmentFailure,
+    4: RemoteError,
+}
+
 
 def start_daemon(
     directory: Path,
@@ -226,6 +253,7 @@ def start_daemon(
     """Start the daemon in its own session (it outlives the command that started it) and wait until it
     has written its state with the control port; its log's tail in the error when it does not."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    listen = _last_router_address(directory)
     with contextlib.suppress(FileNotFoundError):
         (directory / STATE_FILE).replace(directory / LAST_STATE_FILE)
     log = directory / LOG_FILE
@@ -241,6 +269,7 @@ def start_daemon(
         str(router_binary),
         "--rootfs-cache",
         str(rootfs_cache),
+        f"--router-listen={listen}",
     ]
     with log.open("ab") as out:
         child = _proc.spawn(argv, env=None, cwd=directory, stdout=out, stderr=out)
@@ -257,6 +286,19 @@ def start_daemon(
     raise EnvironmentFailure(
         f"goship's runtime daemon did not start in {timeout:g}s; its log ends:\n{_tail(log)}"
     )
+
+
+def _last_router_address(directory: Path) -> str:
+    """Where the last runtime in ``directory`` had its router, so its URL stays the same; any port else."""
+    for name in (STATE_FILE, LAST_STATE_FILE):
+        try:
+            listen = str(json.loads((directory / name).read_text())["router"]["listen"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        host, _, port = listen.rpartition(":")
+        if host == "127.0.0.1" and port.isdigit():
+            return listen
+    return "127.0.0.1:0"
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -7,10 +7,17 @@ supervisor and the replica sets of every revision, and takes orders on a loopbac
     POST /rollout   {version, store, ref, platform, replicas?, max_surge?, max_unavailable?,
                      progress_deadline_s?}         a new revision, rolled out by the RollingUpdate engine
     POST /undo      {to_revision|null, ...}        back to an earlier revision (default: the one before)
+    POST /canary    {version, store, ref, platform, spec}
+                                                   a new revision beside the current one, analysed as a
+                                                   canary (:mod:`goship.local.canary`; spec as documented there)
+    POST /canary/pause, /canary/resume, /canary/promote {force?}, /canary/abort {reason?}
+                                                   the canary's commands; resume also takes over a canary
+                                                   whose engine is gone (a restarted runtime)
     POST /down      {}                             stop every replica gracefully, the router, then exit
 
-Rollouts run in a background thread; ``GET /status`` shows their events and outcome. Every request must
-carry the token from the state file (header ``X-Goship-Token``).
+Rollouts and canaries run in background threads; ``GET /status`` shows their events and outcome (the
+canary's whole record is in ``DIR/canary.json``). Every request must carry the token from the state file
+(header ``X-Goship-Token``); errors answer ``{"error", "hint", "exit_code"}``.
 
 The state document (``DIR/state.json``, written atomically whenever it changes; format 1)::
 
@@ -27,6 +34,8 @@ The state document (``DIR/state.json``, written atomically whenever it changes; 
      "rollout": {"id": 2, "kind": "rollout", "from_revision": 1, "to_revision": 2, "state": "complete",
                  "reason": "…", "seconds": 3.1, "started": "…Z", "finished": "…Z",
                  "events": [{"t": 0.01, "kind": "scale", "message": "v1.1.0@r2 → 1 replicas"}, …]},
+     "canary": {"running": true, "phase": "progressing", "stable": "v1.0.0", "canary": "v1.1.0",
+                "step": 0, "weight": 5, "paused": false, "last_outcome": "wait"},   # null: none yet
      "events": [{"time": "…Z", "kind": "restarted", "replica": "v1.1.0-r2-4", "version": "v1.1.0",
                  "detail": "…"}, …]}                      # the last 100 replica events
 
@@ -54,9 +63,10 @@ from typing import Any
 
 import httpx
 
-from goship.errors import GoshipError, UsageError
+from goship.errors import EnvironmentFailure, GoshipError, UsageError
 from goship.image.layout import Layout
 from goship.image.oci import Platform
+from goship.local.canary import CANARY_FILE, CanaryController, spec_from_document
 from goship.local.control import LAST_STATE_FILE, STATE_FILE, TOKEN_HEADER, write_state
 from goship.local.probes import ProbeSpec
 from goship.local.rootfs import Rootfs, unpack
@@ -65,6 +75,8 @@ from goship.local.routing import route_ready
 from goship.local.supervisor import Event as ReplicaEvent
 from goship.local.supervisor import ReplicaSpec, Supervisor
 from goship.local.workloads import LocalWorkloads
+from goship.rollout.canary import CanarySpec
+from goship.rollout.canary_state import CanaryState
 from goship.rollout.ports import TrafficRules
 from goship.rollout.rolling import RollingUpdate, RolloutEvent, RolloutSpec
 
@@ -82,7 +94,9 @@ class _Cancelled(Exception):
 
 
 class _Conflict(GoshipError):
-    """The request cannot be served now (a rollout is in progress): HTTP 409."""
+    """The request cannot be served now (a rollout or a canary is in progress): HTTP 409."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,7 @@ class Daemon:
         router_binary: Path,
         rootfs_cache: Path,
         settings: DaemonSettings | None = None,
+        router_listen: str = "127.0.0.1:0",
     ) -> None:
         self.state_dir = state_dir
         self.service = service
@@ -157,9 +172,13 @@ class Daemon:
         self._rollout_thread: threading.Thread | None = None
         self._last_written = ""
         self._http = httpx.Client(timeout=5.0)
-        self.router = RouterProcess.start(router_binary, run_dir=state_dir / "router")
+        self.router = _start_router(router_binary, state_dir / "router", router_listen)
         self.client = RouterClient(self.router.admin_url, self._http)
         self.client.configure({}, TrafficRules())
+        self.canary = CanaryController(
+            state_dir / CANARY_FILE, router=self.client, on_finished=self._canary_finished
+        )
+        self._canary_revisions: tuple[Revision, Revision] | None = None  # (stable, canary)
         self.supervisor = Supervisor(
             log_dir=state_dir / "logs",
             on_event=self._replica_event,
@@ -199,6 +218,7 @@ class Daemon:
         self.persist()
         if self._rollout_thread is not None:
             self._rollout_thread.join(timeout=30)
+        self.canary.close()
         try:
             self.supervisor.close()
         except Exception:
@@ -266,20 +286,48 @@ class Daemon:
                 ],
                 "replicas": replicas,
                 "rollout": json.loads(json.dumps(self.rollout)) if self.rollout else None,
+                "canary": self._canary_summary(),
                 "events": list(self.events),
             }
 
+    def _canary_summary(self) -> dict[str, Any] | None:
+        try:
+            state = self.canary.state()
+        except GoshipError:
+            return None
+        if state is None:
+            return None
+        return {
+            "running": self.canary.running(),
+            "phase": state.phase,
+            "stable": state.stable,
+            "canary": state.canary,
+            "step": state.step,
+            "weight": state.weight,
+            "paused": state.paused,
+            "last_outcome": state.last_outcome,
+        }
+
     def persist(self, *, force: bool = False) -> None:
         """Write the state file when it changed (the supervisor changes it between requests too)."""
-        document = self.snapshot()
-        text = json.dumps(document, sort_keys=True)
-        if force or text != self._last_written:
-            write_state(self.state_dir, document)
-            self._last_written = text
+        # persist() runs on the main loop, the control API's threads and the canary's: one write at a time
+        # (they share the temp file's name, and a second writer would find it gone). The state lock is
+        # re-entrant, and callers may hold it already.
+        with self._lock:
+            document = self.snapshot()
+            text = json.dumps(document, sort_keys=True)
+            if force or text != self._last_written:
+                write_state(self.state_dir, document)
+                self._last_written = text
 
     # --- callbacks (on the supervisor's thread, its lock held: no blocking) ---------------------------
 
     def _route(self, endpoints: Mapping[str, list[str]]) -> None:
+        versions = self.canary.versions
+        if versions is not None:
+            # The canary engine owns the weights; the replicas only say where each version is.
+            self.client.set_endpoints({**{v: [] for v in versions}, **endpoints})
+            return
         current = self.current
         route_ready(self.client, endpoints, fallback=current.version if current else None)
 
@@ -313,12 +361,21 @@ class Daemon:
     def _busy(self) -> bool:
         return self._rollout_thread is not None and self._rollout_thread.is_alive()
 
+    def _refuse_during_canary(self, what: str) -> None:
+        if self.canary.versions is not None:
+            stable, canary = self.canary.versions
+            raise _Conflict(
+                f"a canary of {canary} against {stable} is in progress; {what} when it has finished",
+                hint="see 'goship canary status'; 'goship canary abort' stops it",
+            )
+
     def scale(self, replicas: int) -> dict[str, Any]:
         if replicas < 0:
             raise UsageError(f"replicas: expected 0 or more (not {replicas})")
         with self._lock:
             if self._busy():
                 raise _Conflict("a rollout is in progress; scale when it has finished")
+            self._refuse_during_canary("scale")
             if self.current is None:
                 raise UsageError("nothing to scale: no revision has been rolled out yet")
             self.desired = replicas
@@ -339,6 +396,7 @@ class Daemon:
         with self._lock:
             if self._busy():
                 raise _Conflict("a rollout is in progress; wait for it or 'goship down'")
+            self._refuse_during_canary("roll out")
             if self.current is not None and self.current.digest == rootfs.manifest_digest:
                 if "replicas" in body and int(body["replicas"]) != self.desired:
                     self.scale(int(body["replicas"]))
@@ -364,6 +422,7 @@ class Daemon:
         with self._lock:
             if self._busy():
                 raise _Conflict("a rollout is in progress; wait for it or 'goship down'")
+            self._refuse_during_canary("undo")
             if self.current is None:
                 raise UsageError("nothing to undo: no revision has been rolled out yet")
             wanted = body.get("to_revision")
@@ -397,6 +456,170 @@ class Daemon:
             self._specs[revision.name] = replace(self._specs[target.name], revision=revision.name)
             self.revisions.append(revision)
             return self._start_rollout(revision, body, kind="undo")
+
+    # --- canary -----------------------------------------------------------------------------------------
+
+    def start_canary(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /canary: a new revision from an image in a store, beside the current one, as a canary."""
+        try:
+            version, store, ref = str(body["version"]), str(body["store"]), str(body["ref"])
+        except KeyError as exc:
+            raise UsageError(
+                f"/canary: missing field {exc.args[0]!r} (expected version, store, ref)"
+            ) from exc
+        spec_doc = dict(body.get("spec") or {})
+        with self._lock:
+            stable = self._canary_preconditions()
+            if version == stable.version:
+                raise UsageError(
+                    f"{version} is what runs already (revision {stable.number}): a canary needs another version"
+                )
+            spec = spec_from_document(spec_doc, canary=version, replicas=max(self.desired, 1))
+        platform = Platform.parse(str(body.get("platform") or "linux/amd64"))
+        rootfs = unpack(Layout(Path(store)), ref, platform, self.rootfs_cache)
+        with self._lock:
+            stable = self._canary_preconditions()
+            if rootfs.manifest_digest == stable.digest:
+                raise UsageError(f"{version} is the image that runs already (revision {stable.number})")
+            canary = self._new_revision(version, rootfs, store=store, platform=str(platform))
+            target = {
+                "stable": _image(stable),
+                "canary": _image(canary),
+                "spec": spec_doc,
+                "replicas": spec.replicas,
+            }
+            state = self._run_canary(stable, canary, spec, target, takeover=False)
+        log.info("canary of %s (revision %d) against %s", version, canary.number, stable.version)
+        return {
+            "canary": canary.version,
+            "stable": stable.version,
+            "revision": canary.number,
+            "phase": state.phase,
+        }
+
+    def _canary_preconditions(self) -> Revision:
+        """The stable revision a canary starts from; refused while a rollout or another canary runs."""
+        if self._busy():
+            raise _Conflict("a rollout is in progress; start the canary when it has finished")
+        if self.canary.running():
+            self._refuse_during_canary("start another")
+        state = self.canary.state()
+        if state is not None and state.active:
+            raise UsageError(
+                f"a canary of {state.canary} against {state.stable} is already {state.phase} "
+                f"(step {state.step + 1} of {len(state.weights)})",
+                hint="see 'goship canary status'; continue it with 'goship canary resume' or stop it "
+                "with 'goship canary abort'",
+            )
+        if self.current is None:
+            raise UsageError(
+                "nothing runs yet: a canary is judged against the version that runs",
+                hint="start the stable version with 'goship up'",
+            )
+        return self.current
+
+    def _new_revision(self, version: str, rootfs: Rootfs, *, store: str, platform: str) -> Revision:
+        revision = Revision(
+            number=len(self.revisions) + 1,
+            version=version,
+            digest=rootfs.manifest_digest,
+            store=store,
+            platform=platform,
+            created=_now_iso(),
+        )
+        self._specs[revision.name] = self._replica_spec(revision, rootfs)
+        self.revisions.append(revision)
+        return revision
+
+    def _run_canary(
+        self,
+        stable: Revision,
+        canary: Revision,
+        spec: CanarySpec,
+        target: Mapping[str, Any],
+        *,
+        takeover: bool,
+    ) -> CanaryState:
+        self._canary_revisions = (stable, canary)
+        return self.canary.start(
+            self._workloads(),
+            stable=(stable.version, stable.name),
+            canary=(canary.version, canary.name),
+            spec=spec,
+            target=target,
+            takeover=takeover,
+        )
+
+    def canary_command(self, command: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /canary/<command>: pause, resume (or take over), promote, abort."""
+        if command == "resume" and not self.canary.running():
+            return self._take_over_canary()
+        if command == "pause":
+            state = self.canary.pause()
+        elif command == "resume":
+            before = self.canary.state()
+            state = self.canary.resume()
+            if before is not None and not before.paused:
+                return {"phase": state.phase, "message": "the canary is not paused: it goes on by itself"}
+        elif command == "promote":
+            state = self.canary.promote(force=bool(body.get("force", False)))
+        elif command == "abort":
+            state = self.canary.abort(str(body.get("reason") or "aborted with 'goship canary abort'"))
+        else:
+            raise UsageError(f"no canary command {command!r} (expected pause, resume, promote or abort)")
+        return {"phase": state.phase, "paused": state.paused, "reason": state.reason}
+
+    def _take_over_canary(self) -> dict[str, Any]:
+        """Drive the active canary of the state file (its engine went down with an earlier runtime)."""
+        state = self.canary.state()
+        if state is None or not state.active:
+            done = f"the canary of {state.canary} has {state.phase}" if state else "no canary was started"
+            raise UsageError(f"nothing to resume: {done}", hint="start one with 'goship canary start'")
+        target = state.target
+        try:
+            image = dict(target["canary"])
+            spec_doc, replicas = dict(target["spec"]), int(target["replicas"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(
+                f"the canary of {state.canary} was not started by the runtime: it cannot be taken over",
+                hint="stop it with 'goship canary abort'",
+            ) from exc
+        with self._lock:
+            if self._busy():
+                raise _Conflict("a rollout is in progress; resume the canary when it has finished")
+            stable = self.current
+            if stable is None or stable.version != state.stable:
+                runs = stable.version if stable else "nothing"
+                raise UsageError(
+                    f"the runtime runs {runs}, the canary's stable version is {state.stable}",
+                    hint=f"'goship canary resume' starts {state.stable} first when the runtime is down",
+                )
+        spec = spec_from_document(spec_doc, canary=state.canary, replicas=replicas)
+        platform = Platform.parse(str(image.get("platform") or "linux/amd64"))
+        rootfs = unpack(Layout(Path(str(image["store"]))), str(image["ref"]), platform, self.rootfs_cache)
+        with self._lock:
+            canary = next((r for r in self.revisions if r.digest == rootfs.manifest_digest), None)
+            if canary is None or canary.version != state.canary:
+                canary = self._new_revision(
+                    state.canary, rootfs, store=str(image["store"]), platform=str(platform)
+                )
+            taken = self._run_canary(stable, canary, spec, target, takeover=True)
+        log.info(
+            "took over the canary of %s against %s at step %d", state.canary, state.stable, state.step + 1
+        )
+        return {"phase": taken.phase, "taken_over": True, "step": taken.step}
+
+    def _canary_finished(self, state: CanaryState) -> None:
+        """The engine is done: the winner becomes the current revision, the loser's replicas go."""
+        with self._lock:
+            revisions, self._canary_revisions = self._canary_revisions, None
+            if revisions is not None:
+                stable, canary = revisions
+                winner, loser = (canary, stable) if state.phase == "succeeded" else (stable, canary)
+                self.current = winner
+                self._workloads().scale(loser.name, 0)
+        self._route(self.supervisor.ready_endpoints())
+        self.persist()
 
     def _replica_spec(self, revision: Revision, rootfs: Rootfs) -> ReplicaSpec:
         s = self.settings
@@ -495,6 +718,28 @@ class Daemon:
             log.info("revision %d: %s %s", revision.number, record["state"], record["reason"])
 
 
+def _image(revision: Revision) -> dict[str, Any]:
+    """Where a revision's image is, as POST /rollout takes it (a canary's state keeps both)."""
+    return {
+        "version": revision.version,
+        "store": revision.store,
+        "ref": revision.digest,
+        "platform": revision.platform,
+    }
+
+
+def _start_router(binary: Path, run_dir: Path, listen: str) -> RouterProcess:
+    """The router on ``listen`` (the address an earlier runtime had, so clients keep their URL), or on any
+    free port when that one is taken."""
+    try:
+        return RouterProcess.start(binary, run_dir=run_dir, listen=listen)
+    except EnvironmentFailure:
+        if listen.endswith(":0"):
+            raise
+        log.warning("the router could not listen on %s again; it takes another port", listen)
+        return RouterProcess.start(binary, run_dir=run_dir)
+
+
 def _surge(value: object) -> int | str:
     """maxSurge/maxUnavailable: an integer or a percentage, as the Deployment field."""
     text = str(value).strip()
@@ -561,6 +806,10 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = daemon.add_revision(body)
             elif self.path == "/undo":
                 answer = daemon.undo(body)
+            elif self.path == "/canary":
+                answer = daemon.start_canary(body)
+            elif self.path.startswith("/canary/"):
+                answer = daemon.canary_command(self.path.removeprefix("/canary/"), body)
             elif self.path == "/down":
                 daemon.stop()
                 answer = {"stopping": True}
@@ -568,10 +817,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"error": f"no such endpoint: POST {self.path}"})
                 return
         except _Conflict as exc:
-            self._send(409, {"error": exc.message, "hint": exc.hint})
+            self._send(409, {"error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code})
             return
         except GoshipError as exc:
-            self._send(400 if exc.exit_code == 2 else 500, {"error": exc.message, "hint": exc.hint})
+            self._send(
+                400 if exc.exit_code in (1, 2) else 500,
+                {"error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code},
+            )
             return
         except (ValueError, TypeError) as exc:
             self._send(400, {"error": f"bad request: {exc}"})
@@ -592,6 +844,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", required=True, help="the service it runs")
     parser.add_argument("--router", type=Path, required=True, help="goship-router's binary")
     parser.add_argument("--rootfs-cache", type=Path, required=True, help="where images are unpacked")
+    parser.add_argument(
+        "--router-listen", default="127.0.0.1:0", help="the router's address (another one when taken)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -599,7 +854,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per router update drowns the rest
     try:
         daemon = Daemon(
-            args.state, service=args.service, router_binary=args.router, rootfs_cache=args.rootfs_cache
+            args.state,
+            service=args.service,
+            router_binary=args.router,
+            rootfs_cache=args.rootfs_cache,
+            router_listen=args.router_listen,
         )
     except GoshipError as exc:
         log.error("cannot start: %s", exc.message)

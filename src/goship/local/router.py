@@ -35,6 +35,7 @@ from goship.rollout.ports import TrafficRules
 __all__ = [
     "SOURCES",
     "Histogram",
+    "LeasedRouter",
     "RouterClient",
     "RouterMetrics",
     "RouterProcess",
@@ -249,9 +250,15 @@ class RouterClient:
         }
         self._call("PUT", "/config", body)
 
-    def apply(self, rules: TrafficRules) -> None:
-        """Replace the rules, keep the endpoints (``PATCH /rules`` with every field)."""
-        self._call("PATCH", "/rules", rules_json(rules))
+    def apply(self, rules: TrafficRules, *, lease_s: float = 0.0, fallback: str | None = None) -> None:
+        """Replace the rules, keep the endpoints (``PATCH /rules`` with every field). With ``lease_s`` the
+        rules hold that long unless applied again: then the router sends everything to ``fallback``."""
+        body: dict[str, Any] = {**rules_json(rules), "lease_seconds": lease_s}
+        if lease_s:
+            if not fallback:
+                raise UsageError("a lease needs the version traffic falls back to when it runs out")
+            body["lease_fallback"] = fallback
+        self._call("PATCH", "/rules", body)
 
     def set_endpoints(self, endpoints: Mapping[str, Sequence[str]]) -> None:
         """The versions named get exactly these ``host:port`` endpoints (``[]`` empties one); the others
@@ -268,3 +275,43 @@ class RouterClient:
     def metrics_text(self) -> str:
         """``GET /metrics``: Prometheus text exposition format 0.0.4."""
         return self._call("GET", "/metrics").text
+
+
+class LeasedRouter:
+    """The ``TrafficRouter`` of a canary on goship's router: a split between ``fallback`` (the stable
+    version) and anything else holds for ``lease_s`` only, and :meth:`renew` extends it. Whoever judges the
+    canary renews it before every wait; when it stops (killed, hung), the router itself sends everything
+    to ``fallback`` once the lease runs out.
+
+    Rules that do not name ``fallback`` (a promotion: all to the canary) or send it everything are not
+    leased: there is nothing under judgement to fall back from.
+    """
+
+    def __init__(self, client: RouterClient, *, fallback: str, lease_s: float) -> None:
+        if lease_s <= 0:
+            raise UsageError(f"lease_s: expected seconds > 0 (not {lease_s:g})")
+        self.client = client
+        self.fallback = fallback
+        self.lease_s = lease_s
+        self._last: TrafficRules | None = None
+
+    def leased(self, rules: TrafficRules) -> bool:
+        """Whether ``rules`` split traffic away from the fallback (and so need a lease)."""
+        if self.fallback not in rules.weights:
+            return False
+        elsewhere = any(w > 0 for v, w in rules.weights.items() if v != self.fallback)
+        mirrored = rules.mirror_version is not None and rules.mirror_percent > 0
+        return elsewhere or bool(rules.matches) or mirrored
+
+    def apply(self, rules: TrafficRules) -> None:
+        if self.leased(rules):
+            self.client.apply(rules, lease_s=self.lease_s, fallback=self.fallback)
+        else:
+            self.client.apply(rules)
+        self._last = rules
+
+    def renew(self) -> None:
+        """Extend the lease of the rules applied last (applying them again: a router that fell back in
+        the meantime gets them back, since their judge is evidently alive)."""
+        if self._last is not None and self.leased(self._last):
+            self.apply(self._last)

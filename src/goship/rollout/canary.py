@@ -12,6 +12,14 @@ A paused canary is still judged (and still rolled back) but neither advances nor
 Every transition is persisted (:mod:`.canary_state`) before the engine goes on, so a later engine on the
 same state file continues; when that file says the last analysis is older than one interval plus a
 margin, nobody judged the canary meanwhile and traffic goes back to 100 % stable before anything else.
+A controller whose ports lost their state with the engine (a restarted local runtime) *takes over*
+instead: traffic to stable, the canary's replicas brought back, the step entered again.
+
+A router that holds a split on a lease (:class:`LeasedTraffic`, goship's local router) is renewed before
+every wait, so a canary whose engine stops is not left with traffic longer than the lease.
+
+Webhooks (:mod:`goship.rollout.webhooks`, Flagger's kinds) are not wired in yet; their place is beside
+the judge in ``_analyse`` (gates) and in ``_enter_step`` / ``_promote`` / ``_roll_back`` (events).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from goship.errors import CheckFailedError, ConfigError, UsageError
 from goship.rollout import canary_state
@@ -56,6 +64,8 @@ class CanarySpec:
     """Header or cookie rules sending matching requests to a version (A/B mode), kept while progressing."""
     sticky_header: str | None = None
     """Split by a hash of this header (a user id) so a user stays on one version."""
+    mirror_percent: int = 0
+    """Copy this percent of requests to the canary too while progressing (its answers are discarded)."""
     confirm_promotion: bool = False
     """Wait for ``promote`` after the last step instead of promoting by itself."""
     replicas: int = 1
@@ -77,6 +87,8 @@ class CanarySpec:
             )
         if self.judge not in JUDGES:
             raise ConfigError(f"expected judge {', '.join(repr(j) for j in JUDGES)} (got {self.judge!r})")
+        if not 0 <= self.mirror_percent <= 100:
+            raise ConfigError(f"expected mirror_percent between 0 and 100 (got {self.mirror_percent})")
         if self.failure_threshold < 1 or self.interval_s <= 0 or self.replicas < 1:
             raise ConfigError(
                 f"expected failure_threshold >= 1, interval_s > 0 and replicas >= 1 (got "
@@ -90,6 +102,14 @@ class CanarySpec:
         if self.step_weight <= 0:
             return ()
         return tuple(range(self.step_weight, min(self.max_weight, 100) + 1, self.step_weight))
+
+
+@runtime_checkable
+class LeasedTraffic(Protocol):
+    """A ``TrafficRouter`` whose splits expire unless renewed (then all traffic goes back to stable)."""
+
+    def renew(self) -> None:
+        """Extend the lease of the rules applied last."""
 
 
 class CanaryEngine:
@@ -108,6 +128,7 @@ class CanaryEngine:
         state_path: Path,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        source: str | None = None,
     ) -> None:
         self.workloads = workloads
         self.router = router
@@ -120,11 +141,19 @@ class CanaryEngine:
         self.clock = clock
         self.sleep = sleep
         self.judge: Judge = JUDGES[spec.judge](**dict(spec.judge_settings))
+        # Where the numbers come from, for the decision log.
+        self.source = source if source is not None else type(metrics).__name__
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def start(self) -> CanaryState:
+    def start(self, *, target: Mapping[str, Any] | None = None) -> CanaryState:
         """Begin a new canary and run it to the end; refused while another is active on the state file."""
+        self.begin(target=target)
+        return self.run()
+
+    def begin(self, *, target: Mapping[str, Any] | None = None) -> CanaryState:
+        """Persist a new canary (``initializing``) without driving it; :meth:`run` drives it. Refused while
+        another is active on the state file. ``target`` is kept in the state for whoever takes it over."""
         current = canary_state.load(self.state_path)
         if current is not None and current.active:
             raise UsageError(
@@ -141,15 +170,19 @@ class CanaryEngine:
             judge=self.spec.judge,
             started=now,
             step_started=now,
+            target=dict(target or {}),
         )
-        self._save(self._event(state, "phase", f"canary of {self.canary} against {self.stable} started"))
-        return self.run()
+        return self._save(
+            self._event(state, "phase", f"canary of {self.canary} against {self.stable} started")
+        )
 
-    def run(self) -> CanaryState:
-        """Drive the persisted canary until it succeeds or fails (a new engine continues a killed one)."""
+    def run(self, *, takeover: bool = False) -> CanaryState:
+        """Drive the persisted canary until it succeeds or fails (a new engine continues a killed one).
+        ``takeover``: the ports lost what the last engine set up (a restarted runtime), so the current
+        step is set up again from stable before it is judged."""
         state = self._load()
         if state.active and state.phase != "initializing":
-            state = self._unjudged_to_stable(state)
+            state = self._take_over(state) if takeover else self._unjudged_to_stable(state)
         while state.active:
             # Each analysis reloads the file first, so commands from other processes are seen.
             state = self._advance(state)
@@ -215,7 +248,7 @@ class CanaryEngine:
                     f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
                 )
             )
-        return self._enter_step(state, 0)
+        return self._enter_step(self._with_pause(state), 0)
 
     def _enter_step(self, state: CanaryState, step: int) -> CanaryState:
         weight = state.weights[step]
@@ -226,7 +259,7 @@ class CanaryEngine:
         )
 
     def _analyse(self, state: CanaryState) -> CanaryState:
-        self.sleep(self.spec.interval_s)
+        self._wait(self.spec.interval_s)
         # Commands given while the window filled (pause, promote, abort) win over this analysis.
         state = self._load()
         if state.phase not in ("progressing", "awaiting-promotion"):
@@ -242,10 +275,11 @@ class CanaryEngine:
                 {"canary_requests": float(canary.requests), "min_requests": float(self.spec.min_requests)},
                 {"stable": stable.requests, "canary": canary.requests},
             )
-            judge_name = "engine"
+            judge_name, metric = "engine", "requests"
         else:
             verdict, judge_state = self.judge.step(state.judge_state, stable, canary)
-            judge_name = self.spec.judge
+            # The engine hands judges request and error counts (the port has no raw latencies).
+            judge_name, metric = self.spec.judge, "error rate"
         overdue = now - state.step_started > self.spec.step_deadline_s
         if verdict.outcome == "wait" and overdue and state.phase == "progressing" and not state.paused:
             verdict = dataclasses.replace(
@@ -268,10 +302,16 @@ class CanaryEngine:
             window_s=self.spec.interval_s,
             judge=judge_name,
             samples=dict(verdict.samples),
-            values={**verdict.values, "failure_threshold": float(self.spec.failure_threshold)},
+            values={
+                **verdict.values,
+                "min_requests": float(self.spec.min_requests),
+                "failure_threshold": float(self.spec.failure_threshold),
+            },
             verdict=verdict.outcome,
             reason=verdict.reason,
             failures=failures,
+            metric=metric,
+            source=self.source,
         )
         state = dataclasses.replace(
             state,
@@ -317,6 +357,35 @@ class CanaryEngine:
         state = self._scale(state, self.canary, 0)
         return self._save(self._phase(state, "failed", state.reason))
 
+    def _take_over(self, state: CanaryState) -> CanaryState:
+        """Set the current step up again from stable: the ports forgot it (promotion and rollback need
+        nothing of the kind: their actions are safe to repeat)."""
+        if state.phase not in ("progressing", "awaiting-promotion"):
+            return state
+        since = state.last_analysis if state.last_analysis is not None else state.step_started
+        state = self._event(
+            state,
+            "note",
+            f"taken over {self.clock() - since:.0f}s after the last analysis; traffic back to stable "
+            f"until {self.canary} is available again",
+        )
+        state = self._route(state, {self.stable: 100, self.canary: 0}, matches=False)
+        replicas = self.spec.canary_replicas or self.spec.replicas
+        state = self._scale(state, self.canary, replicas)
+        if not self._wait_available(self.canary, replicas):
+            return self._save(
+                self._phase(
+                    state,
+                    "rolling-back",
+                    f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
+                )
+            )
+        return self._enter_step(self._with_pause(state), state.step)
+
+    def _with_pause(self, state: CanaryState) -> CanaryState:
+        """A pause or resume given while the engine waited for replicas is kept, not overwritten."""
+        return dataclasses.replace(state, paused=self._load().paused)
+
     def _unjudged_to_stable(self, state: CanaryState) -> CanaryState:
         """Traffic goes back to stable when nobody judged the canary for longer than an interval."""
         since = state.last_analysis if state.last_analysis is not None else state.step_started
@@ -335,10 +404,13 @@ class CanaryEngine:
     # -- ports and persistence --------------------------------------------------------------------
 
     def _route(self, state: CanaryState, weights: Mapping[str, int], *, matches: bool) -> CanaryState:
+        mirror = matches and self.spec.mirror_percent > 0
         rules = TrafficRules(
             weights=dict(weights),
             matches=self.spec.matches if matches else (),
             sticky_header=self.spec.sticky_header if matches else None,
+            mirror_version=self.canary if mirror else None,
+            mirror_percent=self.spec.mirror_percent if mirror else 0,
         )
         self.router.apply(rules)
         shown = ", ".join(f"{v} {w} %" for v, w in weights.items())
@@ -355,7 +427,13 @@ class CanaryEngine:
                 return True
             if self.clock() > deadline:
                 return False
-            self.sleep(self.spec.poll_s)
+            self._wait(self.spec.poll_s)
+
+    def _wait(self, seconds: float) -> None:
+        # Renewed before each wait, the lease outlives the wait by its margin; a stopped engine's does not.
+        if isinstance(self.router, LeasedTraffic):
+            self.router.renew()
+        self.sleep(seconds)
 
     @staticmethod
     def _samples(window: Mapping[str, Any], version: str) -> Samples:
@@ -393,4 +471,4 @@ class CanaryEngine:
         return state
 
 
-__all__ = ["CanaryEngine", "CanarySpec"]
+__all__ = ["CanaryEngine", "CanarySpec", "LeasedTraffic"]

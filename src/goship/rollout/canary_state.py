@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +64,11 @@ class Decision:
     """One sentence for a person, with the numbers that decided it."""
     failures: int = 0
     """Consecutive failed analyses after this one (rollback at the spec's failure threshold)."""
+    metric: str = ""
+    """What was measured: ``error rate`` (requests and errors per version) or ``requests`` (the engine's
+    own check that the canary had enough traffic to judge)."""
+    source: str = ""
+    """Where the numbers came from (a metrics source and its query or endpoint)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,9 @@ class CanaryState:
     """Every analysis, oldest first."""
     events: tuple[Event, ...] = ()
     """Every action, oldest first."""
+    target: Mapping[str, Any] = field(default_factory=dict)
+    """What the controller running the canary needs to take it over after a crash (for the local runtime:
+    the images of both versions and the spec); the engine only keeps it."""
 
     @property
     def active(self) -> bool:
@@ -174,6 +182,7 @@ def from_json(doc: Mapping[str, Any]) -> CanaryState:
             reason=doc["reason"],
             decisions=tuple(Decision(**d) for d in doc["decisions"]),
             events=tuple(Event(**e) for e in doc["events"]),
+            target=dict(doc.get("target") or {}),
         )
     except (KeyError, TypeError) as exc:
         raise UsageError(f"the canary state file is not one goship wrote: {exc}") from exc

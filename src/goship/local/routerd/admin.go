@@ -4,14 +4,20 @@ package main
 //
 //	PUT   /config     endpoints + rules + timeout_ms + retries, all replaced
 //	PATCH /endpoints  {"v1": ["127.0.0.1:8081"], "v0": []}: the versions named get exactly these endpoints
-//	PATCH /rules      the rule fields present replace the current ones
+//	PATCH /rules      the rule fields present replace the current ones; lease_seconds (with lease_fallback
+//	                  the first time) leases them: unless renewed in time, all traffic goes to the fallback
 //	GET   /config, GET /stats, GET /metrics (Prometheus text), GET /healthz
+//
+// GET /config shows the lease ("lease": {seconds, fallback, expires}) and the last one that ran out
+// ("lease_expired": {at, fallback, weights}).
 
 import (
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"sync"
+	"time"
 )
 
 const maxAdminBody = 1 << 20
@@ -20,6 +26,10 @@ type admin struct {
 	mu       sync.Mutex // serializes updates: read the current config, change it, swap
 	proxy    *proxy
 	registry *registry
+	logger   *log.Logger
+	// The lease's timer; leaseGen tells a timer that fired after a renewal (or an end) that it is stale.
+	leaseTimer *time.Timer
+	leaseGen   uint64
 }
 
 func (a *admin) routes() *http.ServeMux {
@@ -83,7 +93,40 @@ func (a *admin) update(w http.ResponseWriter, change func(*Config) error) {
 		return
 	}
 	a.proxy.table.Store(a.registry.compile(next))
+	a.armLease(next)
 	writeJSON(w, http.StatusOK, next)
+}
+
+// armLease (a.mu held) starts the timer of the config's lease, replacing any earlier one.
+func (a *admin) armLease(c Config) {
+	a.leaseGen++
+	if a.leaseTimer != nil {
+		a.leaseTimer.Stop()
+		a.leaseTimer = nil
+	}
+	if c.Lease == nil {
+		return
+	}
+	gen := a.leaseGen
+	a.leaseTimer = time.AfterFunc(time.Until(c.Lease.Expires), func() { a.expireLease(gen) })
+}
+
+// expireLease sends every request to the lease's fallback, unless the lease was renewed or ended meanwhile.
+func (a *admin) expireLease(gen uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	current := a.proxy.table.Load().config
+	if gen != a.leaseGen || current.Lease == nil {
+		return
+	}
+	next := current.expired(time.Now())
+	a.proxy.table.Store(a.registry.compile(next))
+	a.leaseGen++
+	a.leaseTimer = nil
+	if a.logger != nil {
+		a.logger.Printf("lease of %gs not renewed: all traffic to %s (weights were %v)",
+			current.Lease.Seconds, current.Lease.Fallback, current.Rules.Weights)
+	}
 }
 
 func (a *admin) putConfig(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +138,11 @@ func (a *admin) putConfig(w http.ResponseWriter, r *http.Request) {
 		var fresh Config
 		if err := decodeStrict(data, &fresh); err != nil {
 			return err
+		}
+		// The record of an expired lease is the router's to write; a lease given here starts now.
+		fresh.LeaseExpired = c.LeaseExpired
+		if fresh.Lease != nil {
+			fresh.Lease.Expires = time.Now().Add(time.Duration(fresh.Lease.Seconds * float64(time.Second)))
 		}
 		*c = fresh
 		return nil
@@ -128,8 +176,8 @@ func (a *admin) patchRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.update(w, func(c *Config) error {
-		rules, err := patchRules(c.Rules, data)
-		c.Rules = rules
+		next, err := patchRules(*c, data, time.Now())
+		*c = next
 		return err
 	})
 }

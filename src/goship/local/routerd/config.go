@@ -22,6 +22,7 @@ const (
 	defaultTimeoutMS = 30000
 	maxTimeoutMS     = 24 * 3600 * 1000
 	maxRetries       = 5
+	maxLeaseSeconds  = 24 * 3600
 )
 
 // Match sends requests whose header (or cookie) matches to one version.
@@ -42,12 +43,30 @@ type Rules struct {
 	MirrorPercent int            `json:"mirror_percent"`
 }
 
+// Lease holds the rules only for a while: unless it is renewed before Expires (PATCH /rules with
+// lease_seconds, or PUT /config with a lease), every request goes to Fallback again. A canary's split is
+// leased by the engine that judges it, so a canary nobody judges any more goes back to the stable version.
+type Lease struct {
+	Seconds  float64   `json:"seconds"`
+	Fallback string    `json:"fallback"`
+	Expires  time.Time `json:"expires"` // set by the router: now + Seconds at each renewal
+}
+
+// LeaseExpiry records the last lease that ran out, and the weights it took away.
+type LeaseExpiry struct {
+	At       time.Time      `json:"at"`
+	Fallback string         `json:"fallback"`
+	Weights  map[string]int `json:"weights"`
+}
+
 // Config is what PUT /config replaces and GET /config shows.
 type Config struct {
-	Endpoints map[string][]string `json:"endpoints"`
-	Rules     Rules               `json:"rules"`
-	TimeoutMS int                 `json:"timeout_ms"`
-	Retries   int                 `json:"retries"`
+	Endpoints    map[string][]string `json:"endpoints"`
+	Rules        Rules               `json:"rules"`
+	TimeoutMS    int                 `json:"timeout_ms"`
+	Retries      int                 `json:"retries"`
+	Lease        *Lease              `json:"lease"`
+	LeaseExpired *LeaseExpiry        `json:"lease_expired"` // written by the router only
 }
 
 func (c Config) normalized() Config {
@@ -119,6 +138,14 @@ func (c Config) validate() error {
 	}
 	if c.Retries < 0 || c.Retries > maxRetries {
 		bad("retries: expected 0..%d, got %d", maxRetries, c.Retries)
+	}
+	if l := c.Lease; l != nil {
+		if !(l.Seconds > 0 && l.Seconds <= maxLeaseSeconds) {
+			bad("lease.seconds: expected more than 0 and at most %d, got %g", maxLeaseSeconds, l.Seconds)
+		}
+		if l.Fallback == "" {
+			bad("lease.fallback: missing (the version that gets all traffic when the lease runs out)")
+		}
 	}
 	return errors.Join(problems...)
 }
@@ -264,36 +291,73 @@ func decodeStrict(data []byte, into any) error {
 	return nil
 }
 
-// patchRules lays the fields present in a PATCH /rules body over the current rules.
-func patchRules(current Rules, data []byte) (Rules, error) {
+// patchRules lays the fields present in a PATCH /rules body over the current config's rules; lease_seconds
+// (0 or null ends the lease) and lease_fallback set, renew or end the lease.
+func patchRules(current Config, data []byte, now time.Time) (Config, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return current, err
 	}
 	next := current
+	rules := &next.Rules
+	var leaseSeconds *float64
+	var leaseFallback *string
+	leaseGiven := false
 	for key, raw := range fields {
 		var err error
 		switch key {
 		case "weights":
-			next.Weights = nil
-			err = json.Unmarshal(raw, &next.Weights)
+			rules.Weights = nil
+			err = json.Unmarshal(raw, &rules.Weights)
 		case "matches":
-			next.Matches = nil
-			err = decodeStrict(raw, &next.Matches)
+			rules.Matches = nil
+			err = decodeStrict(raw, &rules.Matches)
 		case "sticky_header":
-			next.StickyHeader = nil
-			err = json.Unmarshal(raw, &next.StickyHeader)
+			rules.StickyHeader = nil
+			err = json.Unmarshal(raw, &rules.StickyHeader)
 		case "mirror_version":
-			next.MirrorVersion = nil
-			err = json.Unmarshal(raw, &next.MirrorVersion)
+			rules.MirrorVersion = nil
+			err = json.Unmarshal(raw, &rules.MirrorVersion)
 		case "mirror_percent":
-			err = json.Unmarshal(raw, &next.MirrorPercent)
+			err = json.Unmarshal(raw, &rules.MirrorPercent)
+		case "lease_seconds":
+			leaseGiven = true
+			err = json.Unmarshal(raw, &leaseSeconds)
+		case "lease_fallback":
+			err = json.Unmarshal(raw, &leaseFallback)
 		default:
-			err = fmt.Errorf("unknown field %q (expected weights, matches, sticky_header, mirror_version, mirror_percent)", key)
+			err = fmt.Errorf("unknown field %q (expected weights, matches, sticky_header, mirror_version, "+
+				"mirror_percent, lease_seconds, lease_fallback)", key)
 		}
 		if err != nil {
 			return current, fmt.Errorf("rules.%s: %w", key, err)
 		}
 	}
+	switch {
+	case leaseGiven && (leaseSeconds == nil || *leaseSeconds == 0):
+		next.Lease = nil
+	case leaseGiven:
+		lease := Lease{Seconds: *leaseSeconds}
+		if current.Lease != nil {
+			lease.Fallback = current.Lease.Fallback
+		}
+		if leaseFallback != nil {
+			lease.Fallback = *leaseFallback
+		}
+		lease.Expires = now.Add(time.Duration(lease.Seconds * float64(time.Second)))
+		next.Lease = &lease
+	case leaseFallback != nil:
+		return current, errors.New("rules.lease_fallback: given without lease_seconds")
+	}
 	return next, nil
+}
+
+// expired is the config once its lease has run out: every request to the lease's fallback version, no
+// matches, no sticky split, no mirror; the endpoints stay.
+func (c Config) expired(now time.Time) Config {
+	next := c
+	next.LeaseExpired = &LeaseExpiry{At: now, Fallback: c.Lease.Fallback, Weights: c.Rules.Weights}
+	next.Rules = Rules{Weights: map[string]int{c.Lease.Fallback: 100}}
+	next.Lease = nil
+	return next.normalized()
 }

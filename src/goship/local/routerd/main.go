@@ -111,7 +111,7 @@ func main() {
 	}
 	p := &proxy{stats: stats, mirrors: make(chan struct{}, o.mirrorInFlight)}
 	p.table.Store(reg.compile(Config{}.normalized()))
-	adm := &admin{proxy: p, registry: reg}
+	adm := &admin{proxy: p, registry: reg, logger: logger}
 
 	trafficLn, err := net.Listen("tcp", o.listen)
 	if err != nil {

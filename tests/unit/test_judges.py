@@ -95,7 +95,7 @@ def test_threshold_waits_for_traffic_and_for_latency_samples() -> None:
     assert judge.step(None, Samples(1000, 0, (1.0,)), Samples(20, 20, (1.0,)))[0].outcome == "wait"
     verdict, _ = judge.step(None, Samples(1000, 0, (1.0,)), Samples(100, 0))
     assert verdict.outcome == "wait"
-    assert "no latency samples" in verdict.reason
+    assert "the canary reported no latency" in verdict.reason
 
 
 # mann-whitney

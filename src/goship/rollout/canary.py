@@ -278,8 +278,10 @@ class CanaryEngine:
             judge_name, metric = "engine", "requests"
         else:
             verdict, judge_state = self.judge.step(state.judge_state, stable, canary)
-            # The engine hands judges request and error counts (the port has no raw latencies).
-            judge_name, metric = self.spec.judge, "error rate"
+            judge_name = self.spec.judge
+            # Named after what the judge weighed: its figures say whether latency was among them.
+            judged_latency = any("latency" in k or k.endswith("_ms") for k in verdict.values)
+            metric = "error rate and latency" if judged_latency else "error rate"
         overdue = now - state.step_started > self.spec.step_deadline_s
         if verdict.outcome == "wait" and overdue and state.phase == "progressing" and not state.paused:
             verdict = dataclasses.replace(
@@ -440,8 +442,8 @@ class CanaryEngine:
         got = window.get(version)
         if got is None:
             return Samples(0, 0)
-        # The port reports quantiles, not raw latencies, so latency samples stay empty here.
-        return Samples(got.requests, min(got.errors, got.requests))
+        # The port reports latency quantiles per window, not raw latencies.
+        return Samples(got.requests, min(got.errors, got.requests), latency_quantiles_ms=dict(got.latency_ms))
 
     def _phase(self, state: CanaryState, phase: Phase, reason: str) -> CanaryState:
         return self._event(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from goship.errors import ConfigError
-from goship.rollout.judges import JudgeState, Samples, Verdict, counts, quantile, too_little_traffic
+from goship.rollout.judges import JudgeState, Samples, Verdict, counts, too_little_traffic
 
 
 def _label(q: float) -> str:
@@ -50,19 +50,19 @@ class ThresholdJudge:
         if thin is not None:
             return thin, None
         quantiles = sorted({*self.max_latency_ms, *self.max_latency_ratio})
-        if quantiles and not canary.latencies_ms:
-            return self._wait("the canary reported no latency samples", stable, canary), None
-        if self.max_latency_ratio and not stable.latencies_ms:
-            return self._wait("the stable version reported no latency samples", stable, canary), None
+        if any(canary.latency_quantile(q) is None for q in quantiles):
+            return self._wait("the canary reported no latency", stable, canary), None
+        if any(stable.latency_quantile(q) is None for q in self.max_latency_ratio):
+            return self._wait("the stable version reported no latency", stable, canary), None
 
         values: dict[str, float] = {
             "stable_error_rate": stable.error_rate,
             "canary_error_rate": canary.error_rate,
         }
         for q in quantiles:
-            values[f"canary_{_label(q)}_ms"] = quantile(canary.latencies_ms, q)
-            if stable.latencies_ms:
-                values[f"stable_{_label(q)}_ms"] = quantile(stable.latencies_ms, q)
+            values[f"canary_{_label(q)}_ms"] = canary.latency_quantile(q) or 0.0
+            if (base := stable.latency_quantile(q)) is not None:
+                values[f"stable_{_label(q)}_ms"] = base
 
         failed: list[str] = []
         passed: list[str] = []

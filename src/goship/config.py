@@ -374,12 +374,41 @@ class CanaryMatchConfig:
             raise ValueError("expected exactly one of header or cookie in a canary match")
 
 
+HookType = Literal[
+    "confirm-rollout",
+    "pre-rollout",
+    "rollout",
+    "confirm-traffic-increase",
+    "confirm-promotion",
+    "post-rollout",
+    "rollback",
+]
+
+
+@dataclass(frozen=True)
+class CanaryWebhookConfig:
+    """An HTTP hook of the canary, with Flagger's kinds: a 2xx answer is yes, anything else no."""
+
+    __pydantic_config__ = _STRICT
+
+    name: str
+    """A name for the decision log."""
+    type: HookType
+    """confirm-rollout, pre-rollout, rollout, confirm-traffic-increase, confirm-promotion, post-rollout
+    or rollback (a yes from a rollback hook rolls the canary back)."""
+    url: str
+    """Where the JSON document is POSTed."""
+    timeout: Annotated[float, _Seconds()] = 10.0
+    """How long an answer may take; no answer in time is a no."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Passed to the hook as they are (e.g. {cmd: "hey -z 1m http://orders"})."""
+
+
 @dataclass(frozen=True)
 class CanaryConfig:
     """Canary releases ('goship canary start'): traffic shifts to a new version step by step, each step
-    judged against the stable version; a healthy canary is promoted, a bad one rolled back. Webhooks
-    (pre-rollout, rollout, confirm-promotion, post-rollout gates) are not supported yet; they will be
-    configured here."""
+    judged against the stable version; a healthy canary is promoted, a bad one rolled back; webhooks
+    gate and hear each stage."""
 
     __pydantic_config__ = _STRICT
 
@@ -399,7 +428,7 @@ class CanaryConfig:
     step_deadline: Annotated[float, _Seconds()] = 600.0
     """How long a step may go without a verdict; after it every 'wait' counts as a failure (no data)."""
     judge: Literal["sequential", "threshold", "mann-whitney"] = "sequential"
-    """Who judges each analysis: sequential (an anytime-valid test of the error rate), threshold
+    """Who judges each analysis: sequential (anytime-valid tests of error rate and latency), threshold
     (Flagger-style bounds) or mann-whitney (Kayenta-style tests)."""
     judge_settings: dict[str, Any] = field(default_factory=dict)
     """The judge's settings, e.g. {alpha: 0.01, min_requests_to_pass: 1000} for sequential."""
@@ -413,6 +442,8 @@ class CanaryConfig:
     """After the last step, wait for 'goship canary promote' instead of promoting by itself."""
     canary_replicas: Annotated[int | None, _Check(_at_least_one)] = None
     """Replicas of the canary while it is analysed (default: as many as the service runs)."""
+    webhooks: list[CanaryWebhookConfig] = field(default_factory=list)
+    """HTTP hooks that gate or hear the canary's stages, as Flagger's webhooks do."""
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.step_weight is not None:

@@ -34,6 +34,7 @@ from goship.rollout.canary_state import CanaryState, Event
 from goship.rollout.judges import JUDGES
 from goship.rollout.plan import ReplicaSetState
 from goship.rollout.ports import HeaderMatch, TrafficRules, Workloads
+from goship.rollout.webhooks import HOOK_TYPES, Webhook
 
 __all__ = [
     "CANARY_FILE",
@@ -69,6 +70,7 @@ def spec_document(config: CanaryConfig) -> dict[str, Any]:
         "mirror_percent": config.mirror_percent,
         "confirm_promotion": config.confirm_promotion,
         "canary_replicas": config.canary_replicas,
+        "webhooks": [dataclasses.asdict(w) for w in config.webhooks],
     }
 
 
@@ -101,12 +103,28 @@ def spec_from_document(doc: Mapping[str, Any], *, canary: str, replicas: int) ->
             replicas=replicas,
             canary_replicas=doc.get("canary_replicas"),
             poll_s=min(0.5, interval),
+            webhooks=tuple(_webhook(w) for w in doc.get("webhooks") or []),
         )
         # The judge is built now, so that bad settings are refused before anything starts.
         JUDGES[spec.judge](**dict(spec.judge_settings))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"the canary spec is not one goship can run: {exc}") from exc
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ConfigError(f"the canary spec is not one goship can run: {exc!s}") from exc
     return spec
+
+
+def _webhook(doc: Mapping[str, Any]) -> Webhook:
+    kind = doc.get("type")
+    if kind not in HOOK_TYPES:
+        raise ValueError(
+            f"webhook {doc.get('name')!r}: expected a type among {', '.join(HOOK_TYPES)} (got {kind!r})"
+        )
+    return Webhook(
+        name=str(doc["name"]),
+        type=kind,
+        url=str(doc["url"]),
+        timeout_s=float(doc.get("timeout", 10.0)),
+        metadata={str(k): str(v) for k, v in (doc.get("metadata") or {}).items()},
+    )
 
 
 def lease_seconds(interval_s: float) -> float:
@@ -180,8 +198,11 @@ class CanaryController:
         *,
         router: RouterClient,
         on_finished: Callable[[CanaryState], None],
+        service: str = "",
     ) -> None:
         self.state_path = state_path
+        self.service = service
+        """Named to webhooks."""
         self.router = router
         self.on_finished = on_finished
         self.versions: tuple[str, str] | None = None
@@ -223,6 +244,7 @@ class CanaryController:
             state_path=self.state_path,
             sleep=self._sleep,
             source=f"goship-router GET /stats ({self.router.admin_url}): requests and failures per version",
+            service=self.service,
         )
         if takeover:
             state = engine.status()

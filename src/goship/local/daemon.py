@@ -176,7 +176,10 @@ class Daemon:
         self.client = RouterClient(self.router.admin_url, self._http)
         self.client.configure({}, TrafficRules())
         self.canary = CanaryController(
-            state_dir / CANARY_FILE, router=self.client, on_finished=self._canary_finished
+            state_dir / CANARY_FILE,
+            router=self.client,
+            on_finished=self._canary_finished,
+            service=self.service,
         )
         self._canary_revisions: tuple[Revision, Revision] | None = None  # (stable, canary)
         self.supervisor = Supervisor(

@@ -18,15 +18,18 @@ instead: traffic to stable, the canary's replicas brought back, the step entered
 A router that holds a split on a lease (:class:`LeasedTraffic`, goship's local router) is renewed before
 every wait, so a canary whose engine stops is not left with traffic longer than the lease.
 
-Webhooks (:mod:`goship.rollout.webhooks`, Flagger's kinds) are not wired in yet; their place is beside
-the judge in ``_analyse`` (gates) and in ``_enter_step`` / ``_promote`` / ``_roll_back`` (events).
+Webhooks (:mod:`goship.rollout.webhooks`) keep Flagger's meanings: ``confirm-rollout`` holds the start,
+a ``pre-rollout`` no is a failed analysis before any traffic moves, a ``rollout`` no fails the analysis it
+precedes, ``confirm-traffic-increase`` holds the weight, ``confirm-promotion`` holds the promotion (the
+canary is still judged), a ``rollback`` yes rolls back, ``post-rollout`` hears the outcome. Every call is
+an event of the canary's log.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -36,6 +39,8 @@ from goship.rollout import canary_state
 from goship.rollout.canary_state import CanaryState, Decision, Event, Phase
 from goship.rollout.judges import DEFAULT_JUDGE, JUDGES, Judge, Samples, Verdict
 from goship.rollout.ports import HeaderMatch, MetricsSource, TrafficRouter, TrafficRules, Workloads
+from goship.rollout.webhooks import Event as HookEvent
+from goship.rollout.webhooks import HookResult, HookType, Webhook, WebhookRunner
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class CanarySpec:
     """Seconds the canary's replicas have to become available (at the start and at promotion)."""
     poll_s: float = 1.0
     """How often readiness is checked."""
+    webhooks: tuple[Webhook, ...] = ()
+    """HTTP hooks that gate or hear the stages (:mod:`goship.rollout.webhooks`)."""
     stale_margin_s: float = 30.0
     """A state whose last analysis is older than ``interval_s`` plus this was not being judged."""
 
@@ -104,6 +111,17 @@ class CanarySpec:
         return tuple(range(self.step_weight, min(self.max_weight, 100) + 1, self.step_weight))
 
 
+_HOOK_PHASES = {
+    "initializing": "Initializing",
+    "awaiting-promotion": "WaitingPromotion",
+    "promoting": "Promoting",
+    "rolling-back": "Failed",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+}
+"""The phase a webhook is told, in Flagger's words."""
+
+
 @runtime_checkable
 class LeasedTraffic(Protocol):
     """A ``TrafficRouter`` whose splits expire unless renewed (then all traffic goes back to stable)."""
@@ -129,6 +147,7 @@ class CanaryEngine:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         source: str | None = None,
+        service: str = "",
     ) -> None:
         self.workloads = workloads
         self.router = router
@@ -143,6 +162,8 @@ class CanaryEngine:
         self.judge: Judge = JUDGES[spec.judge](**dict(spec.judge_settings))
         # Where the numbers come from, for the decision log.
         self.source = source if source is not None else type(metrics).__name__
+        self.webhooks = WebhookRunner(spec.webhooks)
+        self.service = service
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -238,6 +259,10 @@ class CanaryEngine:
 
     def _initialize(self, state: CanaryState) -> CanaryState:
         state = self._route(state, {self.stable: 100, self.canary: 0}, matches=False)
+        confirmed, state = self._hooks(state, "confirm-rollout")
+        if not confirmed:  # asked again after an interval, nothing started meanwhile
+            self._wait(self.spec.interval_s)
+            return self._save(state)
         replicas = self.spec.canary_replicas or self.spec.replicas
         state = self._scale(state, self.canary, replicas)
         if not self._wait_available(self.canary, replicas):
@@ -248,7 +273,16 @@ class CanaryEngine:
                     f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
                 )
             )
-        return self._enter_step(self._with_pause(state), 0)
+        ready, state = self._hooks(state, "pre-rollout")
+        if not ready:
+            failures = state.failures + 1
+            state = dataclasses.replace(state, failures=failures)
+            if failures >= self.spec.failure_threshold:
+                why = f"the pre-rollout hooks said no {failures} time(s)"
+                return self._save(self._phase(state, "rolling-back", why))
+            self._wait(self.spec.interval_s)
+            return self._save(state)
+        return self._enter_step(self._with_pause(dataclasses.replace(state, failures=0)), 0)
 
     def _enter_step(self, state: CanaryState, step: int) -> CanaryState:
         weight = state.weights[step]
@@ -264,11 +298,23 @@ class CanaryEngine:
         state = self._load()
         if state.phase not in ("progressing", "awaiting-promotion"):
             return state
+        stop = self.webhooks.call("rollback", self._hook_event(state, "rollback"))
+        state = self._hook_log(state, stop)
+        if asked := [r.name for r in stop if r.ok]:
+            return self._save(self._phase(state, "rolling-back", f"rollback hook {asked[0]} asked for it"))
+        rollout = self.webhooks.call("rollout", self._hook_event(state, "rollout"))
+        state = self._hook_log(state, rollout)
+        refused = [r for r in rollout if not r.ok]
         now = self.clock()
         window = self.metrics.window([self.stable, self.canary], self.spec.interval_s)
         stable, canary = self._samples(window, self.stable), self._samples(window, self.canary)
         judge_state = state.judge_state
-        if canary.requests < self.spec.min_requests:
+        if refused:
+            no = refused[0]
+            answer = f"HTTP {no.status}" if no.status is not None else "no answer"
+            verdict = Verdict("fail", f"rollout hook {no.name} said no ({answer}: {no.detail})", {}, {})
+            judge_name, metric = "webhooks", "rollout hooks"
+        elif canary.requests < self.spec.min_requests:
             verdict = Verdict(
                 "wait",
                 f"no data: canary served {canary.requests} of the {self.spec.min_requests} requests needed",
@@ -329,13 +375,20 @@ class CanaryEngine:
                     state, "rolling-back", f"{failures} consecutive failed analyses: {verdict.reason}"
                 )
             )
-        if verdict.outcome != "pass" or state.paused or state.phase == "awaiting-promotion":
+        if verdict.outcome != "pass" or state.paused:
             return self._save(state)
+        if state.phase == "awaiting-promotion" and self.spec.confirm_promotion:
+            return self._save(state)  # a person promotes
         if state.step + 1 < len(state.weights):
-            return self._enter_step(state, state.step + 1)
-        if self.spec.confirm_promotion:
+            more, state = self._hooks(state, "confirm-traffic-increase")
+            return self._enter_step(state, state.step + 1) if more else self._save(state)
+        confirmed, state = self._hooks(state, "confirm-promotion")
+        if self.spec.confirm_promotion or not confirmed:
+            if state.phase == "awaiting-promotion":
+                return self._save(state)
+            who = "promote" if self.spec.confirm_promotion else "the confirm-promotion hooks"
             return self._save(
-                self._phase(state, "awaiting-promotion", "last step passed; waiting for promote")
+                self._phase(state, "awaiting-promotion", f"last step passed; waiting for {who}")
             )
         return self._save(self._phase(state, "promoting", "last step passed"))
 
@@ -351,13 +404,15 @@ class CanaryEngine:
             )
         state = self._route(state, {self.canary: 100}, matches=False)
         state = self._scale(state, self.stable, 0)
-        return self._save(self._phase(state, "succeeded", f"{self.canary} serves 100 % of traffic"))
+        state = self._phase(state, "succeeded", f"{self.canary} serves 100 % of traffic")
+        return self._save(self._hooks(self._save(state), "post-rollout")[1])
 
     def _roll_back(self, state: CanaryState) -> CanaryState:
         # Traffic first: a canary scaled down while it still has weight would drop requests.
         state = self._route(state, {self.stable: 100}, matches=False)
         state = self._scale(state, self.canary, 0)
-        return self._save(self._phase(state, "failed", state.reason))
+        state = self._phase(state, "failed", state.reason)
+        return self._save(self._hooks(self._save(state), "post-rollout")[1])
 
     def _take_over(self, state: CanaryState) -> CanaryState:
         """Set the current step up again from stable: the ports forgot it (promotion and rollback need
@@ -402,6 +457,33 @@ class CanaryEngine:
         state = self._save(self._route(state, {self.stable: 100, self.canary: 0}, matches=False))
         # The step starts over (judge evidence is kept): its weight and deadline begin again now.
         return self._enter_step(state, state.step)
+
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    def _hook_event(self, state: CanaryState, kind: HookType) -> HookEvent:
+        return HookEvent(
+            service=self.service,
+            stable=self.stable,
+            canary=self.canary,
+            phase=_HOOK_PHASES.get(state.phase, "Progressing"),
+            weight=state.weight,
+        )
+
+    def _hooks(self, state: CanaryState, kind: HookType) -> tuple[bool, CanaryState]:
+        """Whether every hook of ``kind`` said yes (true when there are none); each answer is logged."""
+        if not self.webhooks.of(kind):
+            return True, state
+        results = self.webhooks.call(kind, self._hook_event(state, kind))
+        return all(r.ok for r in results), self._hook_log(state, results)
+
+    def _hook_log(self, state: CanaryState, results: Sequence[HookResult]) -> CanaryState:
+        for r in results:
+            answer = f"HTTP {r.status}" if r.status is not None else "no answer"
+            said = f": {r.detail}" if r.detail and not r.ok else ""
+            state = self._event(
+                state, "webhook", f"{r.type} hook {r.name}: {'yes' if r.ok else 'no'} ({answer}{said})"
+            )
+        return state
 
     # -- ports and persistence --------------------------------------------------------------------
 

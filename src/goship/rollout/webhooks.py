@@ -23,30 +23,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from goship import _http
+from goship.config import HookType
 
-HookType = Literal[
-    "confirm-rollout",
-    "pre-rollout",
-    "rollout",
-    "confirm-traffic-increase",
-    "confirm-promotion",
-    "post-rollout",
-    "rollback",
-]
-HOOK_TYPES: tuple[HookType, ...] = (
-    "confirm-rollout",
-    "pre-rollout",
-    "rollout",
-    "confirm-traffic-increase",
-    "confirm-promotion",
-    "post-rollout",
-    "rollback",
-)
+__all__ = ["HOOK_TYPES", "Event", "HookResult", "HookType", "Webhook", "WebhookRunner"]
+
+HOOK_TYPES: tuple[HookType, ...] = typing.get_args(HookType)
 _SHOWN = 200
 """Characters of a hook's answer kept in the decision log."""
 

@@ -448,6 +448,8 @@ class CanaryConfig:
     def __post_init__(self) -> None:
         if self.steps is not None and self.step_weight is not None:
             raise ValueError("expected steps or step_weight, not both")
+        if not self.judge_settings:
+            return  # every judge runs on its defaults; nothing to import (every command makes one of these)
         from goship.rollout.judges import JUDGES
 
         judge = JUDGES[self.judge]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from goship.caches import cache_dir
 from goship.cli._session import Session, open_session
@@ -13,9 +14,11 @@ from goship.gotool import Go
 from goship.image.build import ImageBuilder
 from goship.image.gobuild import BuildCache
 from goship.image.layout import Layout
-from goship.image.registry import Registry
 from goship.image.services import Service, resolve_services
 from goship.versioning.plan import BuildIdentity, build_identity
+
+if TYPE_CHECKING:
+    from goship.image.registry import Registry
 
 
 @dataclass
@@ -31,6 +34,7 @@ class ImageSession:
 
     def open_registry(self, host: str) -> Registry:
         from goship.image.auth import credentials_for
+        from goship.image.registry import Registry
 
         return Registry(host, credentials=credentials_for(host), insecure=self.insecure)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from goship.cli._app import Parameter
 
@@ -46,19 +46,13 @@ def publish(
     from concurrent.futures import ThreadPoolExecutor
 
     from goship.cli._images import open_images
-    from goship.image.publish import (
-        RegistryTags,
-        plan_publish,
-        push,
-        read_tags,
-        release_record,
-        repository_of,
-        save_record,
-        split_repository,
-    )
-    from goship.image.registry import Registry
+    from goship.image.services import repository_of, split_repository
     from goship.ui import console
     from goship.versioning.tags import classify_tags
+
+    if TYPE_CHECKING:
+        from goship.image.publish import RegistryTags
+        from goship.image.registry import Registry
 
     images = open_images(names=service or [], platforms=platform or [], store=store, insecure=insecure)
     repo = images.session.repo
@@ -74,6 +68,9 @@ def publish(
         return registries[host]
 
     def read(repository: str, version: str | None, commit: str) -> RegistryTags:
+        # Run beside the build, so the registry client is imported (and connects) while Go compiles.
+        from goship.image.publish import read_tags
+
         return read_tags(
             registry_for(repository), repository, version=version, commit=commit, templates=templates
         )
@@ -87,6 +84,9 @@ def publish(
             version = identity.version if identity.released else None
             tags = reader.submit(read, repository, version, identity.commit)
             built = builder.build(s, identity)
+            # Imported by the reader meanwhile; here it is only looked up.
+            from goship.image.publish import plan_publish, push, release_record, save_record
+
             git_versions = [r.version for r in classify_tags(s.module, repo.modules, repo.tags).releases]
             plan = plan_publish(
                 built, tags.result(), git_versions=git_versions, templates=templates, force=force

@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from goship.config import ImageTagsConfig
-from goship.errors import RegistryError, UsageError
+from goship.errors import RegistryError
 from goship.image.build import BuiltImage
 from goship.image.layout import Layout, StoredImage
 from goship.image.registry import Registry
+from goship.image.services import repository_of, split_repository
 from goship.image.tags import TagAction, check_templates, plan_tags, version_of
 
 CHUNK_SIZE = 8 << 20
@@ -47,17 +48,6 @@ class PublishPlan:
         return split_repository(self.repository)[1]
 
 
-def split_repository(repository: str) -> tuple[str, str]:
-    """``registry.example.com/team/orders`` → host, path; the host must be named (no Docker Hub guess)."""
-    host, _, path = repository.partition("/")
-    if not path or not ("." in host or ":" in host or host == "localhost") or path != path.lower():
-        raise UsageError(
-            f"image {repository!r}: expected REGISTRY/PATH such as registry.example.com/team/orders",
-            hint="name the registry host explicitly (docker.io/… for Docker Hub); paths are lower case",
-        )
-    return host, path
-
-
 @dataclass(frozen=True)
 class RegistryTags:
     """What a repository says before a publish: the digest of each tag the release may touch, and the
@@ -65,17 +55,6 @@ class RegistryTags:
 
     existing: Mapping[str, str]
     published: tuple[str, ...]
-
-
-def repository_of(built_service: str, repository: str | None) -> str:
-    """Where a service is published; a usage error when goship.yaml names no place."""
-    if repository is None:
-        raise UsageError(
-            f"service {built_service} has nowhere to be published",
-            hint="set 'image' on the service in goship.yaml, or images.registry for all of them",
-        )
-    split_repository(repository)
-    return repository
 
 
 def read_tags(

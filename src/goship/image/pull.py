@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from goship.errors import UsageError
 from goship.image.base import PulledBase
 from goship.image.layout import Layout
 from goship.image.oci import Platform, parse_config, parse_index, parse_manifest
-from goship.image.registry import Registry
 
 _BY_DIGEST = re.compile(
     r"(?P<host>[^/]+)/(?P<repo>[^@:]+(?:/[^@:]+)*)(?::(?P<tag>[\w][\w.-]*))?@(?P<digest>sha256:[a-f0-9]{64})"
 )
 
-RegistryFactory = Callable[[str], Registry]
+if TYPE_CHECKING:
+    from goship.image.registry import Registry
+
+RegistryFactory = Callable[[str], "Registry"]
 """Opens a client for a registry host (credentials and transport decided by the caller)."""
 
 

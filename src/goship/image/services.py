@@ -103,3 +103,25 @@ def resolve_services(
             hint="give each service its own name in goship.yaml 'services'",
         )
     return services
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """``registry.example.com/team/orders`` → host, path; the host must be named (no Docker Hub guess)."""
+    host, _, path = repository.partition("/")
+    if not path or not ("." in host or ":" in host or host == "localhost") or path != path.lower():
+        raise UsageError(
+            f"image {repository!r}: expected REGISTRY/PATH such as registry.example.com/team/orders",
+            hint="name the registry host explicitly (docker.io/… for Docker Hub); paths are lower case",
+        )
+    return host, path
+
+
+def repository_of(service: str, repository: str | None) -> str:
+    """Where a service is published; a usage error when goship.yaml names no place."""
+    if repository is None:
+        raise UsageError(
+            f"service {service} has nowhere to be published",
+            hint="set 'image' on the service in goship.yaml, or images.registry for all of them",
+        )
+    split_repository(repository)
+    return repository

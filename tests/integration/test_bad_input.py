@@ -135,6 +135,7 @@ def test_config_show_prints_the_effective_config_and_schema_is_json_schema(repo:
         "deps",
         "services",
         "images",
+        "canary",
     }
     assert schema["additionalProperties"] is False
 

@@ -9,9 +9,15 @@ import pytest
 
 from tests.conftest import Repo
 from tests.integration.goproxy import build_proxy, go_env
+from tests.integration.k8scluster import k8s_cluster
 from tests.integration.registry_fixtures import basic_registry, registry, token_registry
 
-__all__ = ["basic_registry", "registry", "token_registry"]  # one real registry of each kind per test process
+__all__ = [
+    "basic_registry",
+    "k8s_cluster",
+    "registry",
+    "token_registry",
+]  # one real one of each per test process
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from goship.errors import CheckFailedError, UsageError
+from goship.errors import CheckFailedError, RemoteError, UsageError
 from goship.rollout import canary_state
 from goship.rollout.canary import CanaryEngine, CanarySpec
 from goship.rollout.judges import SequentialState
@@ -639,3 +639,25 @@ def test_only_a_split_away_from_stable_is_leased_and_renewals_repeat_it() -> Non
         ({"v2": 100}, 0.0, None),
     ]
     assert router.leased(TrafficRules(weights={"v1": 100}, matches=(HeaderMatch("v2", header="x"),)))
+
+
+def test_a_metrics_source_that_fails_is_no_data_until_the_step_deadline(tmp_path: Path) -> None:
+    w = World()
+    broken = {"left": 3}
+
+    def window(versions: Sequence[str], seconds: float) -> Mapping[str, VersionMetrics]:
+        if broken["left"]:
+            broken["left"] -= 1
+            raise RemoteError("prometheus at http://127.0.0.1:9090 did not answer")
+        return World.window(w, versions, seconds)
+
+    w.window = window  # type: ignore[method-assign]
+    final = w.engine(tmp_path / "c.json", spec(failure_threshold=1)).start()
+    assert final.phase == "succeeded"
+    waits = [d for d in final.decisions if d.verdict == "wait"]
+    assert len(waits) == 3 and all("the metrics source failed: prometheus" in d.reason for d in waits)
+    assert waits[0].metric == "metrics source"
+
+    broken["left"] = 10**6
+    failed = w.engine(tmp_path / "d.json", spec(failure_threshold=1, step_deadline_s=150.0)).start()
+    assert failed.phase == "failed" and "step deadline" in failed.decisions[-1].reason

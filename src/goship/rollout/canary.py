@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from goship.errors import CheckFailedError, ConfigError, UsageError
+from goship.errors import CheckFailedError, ConfigError, GoshipError, UsageError
 from goship.rollout import canary_state
 from goship.rollout.canary_state import CanaryState, Decision, Event, Phase
 from goship.rollout.judges import DEFAULT_JUDGE, JUDGES, Judge, Samples, Verdict
@@ -306,10 +306,17 @@ class CanaryEngine:
         state = self._hook_log(state, rollout)
         refused = [r for r in rollout if not r.ok]
         now = self.clock()
-        window = self.metrics.window([self.stable, self.canary], self.spec.interval_s)
+        try:
+            window = self.metrics.window([self.stable, self.canary], self.spec.interval_s)
+            unreadable = None
+        except GoshipError as exc:  # Prometheus down, a query refused: no data, judged as such
+            window, unreadable = {}, exc.message
         stable, canary = self._samples(window, self.stable), self._samples(window, self.canary)
         judge_state = state.judge_state
-        if refused:
+        if unreadable is not None and not refused:
+            verdict = Verdict("wait", f"no data: the metrics source failed: {unreadable}", {}, {})
+            judge_name, metric = "engine", "metrics source"
+        elif refused:
             no = refused[0]
             answer = f"HTTP {no.status}" if no.status is not None else "no answer"
             verdict = Verdict("fail", f"rollout hook {no.name} said no ({answer}: {no.detail})", {}, {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 
@@ -433,16 +434,34 @@ def test_a_same_speed_canary_is_slow_in_at_most_half_the_windows(q: float, draw:
         assert slow / draws <= 0.5 + slack(0.5, draws)
 
 
-def test_windows_with_more_canary_than_stable_requests_or_too_few_are_not_compared() -> None:
-    check = LatencyCheck(0.5, 1.2)
-    slow = Samples(100, 0, latency_quantiles_ms={0.5: 90.0})
-    fast = Samples(100, 0, latency_quantiles_ms={0.5: 50.0})
-    assert check.compare(fast, slow, min_requests=20) is True
-    assert check.compare(slow, fast, min_requests=20) is False
-    bigger = Samples(101, 0, latency_quantiles_ms={0.5: 90.0})
-    assert check.compare(fast, bigger, min_requests=20) is None
-    assert check.compare(fast, slow, min_requests=101) is None
-    assert check.compare(Samples(100, 0), slow, min_requests=20) is None
+def test_upper_quantiles_need_the_canary_to_be_the_smaller_sample_medians_do_not() -> None:
+    median, p99 = LatencyCheck(0.5, 1.2), LatencyCheck(0.99, 1.2)
+    slow = Samples(100, 0, latency_quantiles_ms={0.5: 90.0, 0.99: 200.0})
+    fast = Samples(100, 0, latency_quantiles_ms={0.5: 50.0, 0.99: 100.0})
+    assert median.compare(fast, slow, min_requests=20) is True
+    assert median.compare(slow, fast, min_requests=20) is False
+    bigger = Samples(101, 0, latency_quantiles_ms={0.5: 90.0, 0.99: 200.0})
+    assert median.compare(fast, bigger, min_requests=20) is True
+    assert p99.compare(fast, bigger, min_requests=20) is None
+    assert p99.compare(fast, slow, min_requests=20) is True
+    assert median.compare(fast, slow, min_requests=101) is None
+    assert median.compare(Samples(10, 0, latency_quantiles_ms={0.5: 50.0}), slow, min_requests=20) is None
+    assert median.compare(Samples(100, 0), slow, min_requests=20) is None
+
+
+def test_a_larger_canary_sample_leaves_the_median_slow_probability_at_one_half() -> None:
+    # Why medians may be compared whichever version served more: under the null the canary's median
+    # is above stable's in half of the windows, at canary shares above 50 % too.
+    rng = random.Random(11)
+    for share in (0.55, 0.7):
+        slow = 0
+        for _ in range(4000):
+            n = rng.randint(40, 120)
+            c = max(1, round(n * share))
+            canary = sorted(rng.lognormvariate(3.0, 0.8) for _ in range(c))
+            stable = sorted(rng.lognormvariate(3.0, 0.8) for _ in range(n - c))
+            slow += statistics.median(canary) > statistics.median(stable)
+        assert slow / 4000 < 0.5 + 0.03, share
 
 
 def test_sequential_false_fail_rate_on_latency_stays_below_alpha_at_the_boundary() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from goship.cli._app import App, Parameter
+from goship.cli._local import dry, open_local, request_for, running, say_for, version_name
 from goship.errors import CheckFailedError, EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
@@ -28,17 +29,10 @@ Flag = Annotated[bool, Parameter(negative=())]
 JudgeName = Literal["sequential", "threshold", "mann-whitney"]
 
 
-def _say(json: bool) -> Callable[[str], None]:
-    from goship.ui import console
-
-    return (lambda message: None) if json else console.info
-
-
 def _directory(service: str | None, store: Path | None) -> tuple[str, Path]:
     """The service's name and its runtime directory, without building anything."""
-    from goship.cli.runtime import _open
 
-    _, chosen, directory = _open(service, store)
+    _, chosen, directory = open_local(service, store)
     return chosen.name, directory
 
 
@@ -83,16 +77,6 @@ def _judged(runtime: Runtime | None) -> bool:
         return bool((runtime.client(timeout=5.0).status().get("canary") or {}).get("running"))
     except EnvironmentFailure:
         return False
-
-
-def _dry(plan: str, *, json: bool) -> int:
-    from goship.ui import console
-
-    if json:
-        console.print_json({"dry_run": True, "plan": plan})
-    else:
-        console.info(f"dry run: {plan}")
-    return 0
 
 
 def _document(state: CanaryState, *, judged: bool | None = None) -> dict[str, Any]:
@@ -152,7 +136,7 @@ def _follow(runtime: Runtime, directory: Path, *, json: bool, poll_s: float = 0.
     from goship.local.control import pid_alive
     from goship.ui.canary import decision_line, event_line
 
-    say = _say(json)
+    say = say_for(json)
     seen_events = seen_decisions = 0
     while True:
         state = _load(directory)
@@ -250,10 +234,9 @@ def start(
 
     Example: goship canary start --to v1.4.0 --wait
     """
-    from goship.cli.runtime import _open, _request, _running, _version_name
     from goship.local.canary import spec_from_document
 
-    images, chosen, directory = _open(service, store)
+    images, chosen, directory = open_local(service, store)
     current = _load(directory)
     if current is not None and current.active:
         raise UsageError(
@@ -271,7 +254,7 @@ def start(
         confirm_promotion=confirm_promotion,
     )
     spec_from_document(doc, canary=to, replicas=1)  # settings are refused before anything is looked up
-    runtime = _running(directory)
+    runtime = running(directory)
     if runtime is None:
         raise UsageError(
             f"{chosen.name} is not running here: a canary is judged against the version that runs",
@@ -280,16 +263,16 @@ def start(
     status = runtime.client().status()
     spec = spec_from_document(doc, canary=to, replicas=max(int(status["desired_replicas"] or 1), 1))
     if dry_run:
-        wanted = _version_name(images, chosen, to) or to
+        wanted = version_name(images, chosen, to) or to
         shown = ", ".join(f"{w} %" for w in spec.weights())
-        return _dry(
+        return dry(
             f"would start a canary of {wanted} against {status['version']}: {shown}, then promotion; "
             f"analysis every {spec.interval_s:g}s by the {spec.judge} judge",
             json=json,
         )
-    request = {**_request(images, chosen, to), "spec": doc}
+    request = {**request_for(images, chosen, to), "spec": doc}
     answer = runtime.client().canary(request)
-    say = _say(json)
+    say = say_for(json)
     say(
         f"canary of {answer['canary']} (revision {answer['revision']}) against {answer['stable']} started; "
         "the runtime daemon judges it"
@@ -394,7 +377,7 @@ def _command(
     _, directory = _directory(service, store)
     state = _active(directory, command)
     if dry_run:
-        _dry(plan.format(canary=state.canary, stable=state.stable), json=json)
+        dry(plan.format(canary=state.canary, stable=state.stable), json=json)
         return state, None
     runtime = _live(directory)
     if runtime is None:
@@ -521,7 +504,7 @@ def abort(
     _, directory = _directory(service, store)
     state = _active(directory, "abort")
     if dry_run:
-        return _dry(f"would roll the canary of {state.canary} back to {state.stable}", json=json)
+        return dry(f"would roll the canary of {state.canary} back to {state.stable}", json=json)
     runtime = _live(directory)
     if runtime is None:
         state = abandon(_state_path(directory), f"{reason} (the runtime was not running)")
@@ -557,15 +540,14 @@ def resume(
     json
         Print {"action", "canary"} as one JSON document.
     """
-    from goship.cli.runtime import _open, _running
 
-    images, chosen, directory = _open(service, store)
+    images, chosen, directory = open_local(service, store)
     state = _active(directory, "resume")
-    runtime = _running(directory)
+    runtime = running(directory)
     if dry_run:
         how = "resume" if runtime is not None else f"start the runtime with {state.stable}, then take over"
-        return _dry(f"would {how} the canary of {state.canary} at step {state.step + 1}", json=json)
-    say = _say(json)
+        return dry(f"would {how} the canary of {state.canary} at step {state.step + 1}", json=json)
+    say = say_for(json)
     if runtime is None:
         runtime = _bring_back(images, chosen, directory, state, say)
     answer = runtime.client().canary_command("resume")

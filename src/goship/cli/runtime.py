@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from goship.cli._app import App, Parameter
+from goship.cli._local import dry, open_local, public, request_for, running, say_for, version_name
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -19,88 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["down", "rollout", "rollout_app", "rollout_undo", "status", "up"]
 
 Json = Annotated[bool, Parameter(negative=())]
-
-
-def _say(json: bool) -> Callable[[str], None]:
-    from goship.ui import console
-
-    return (lambda message: None) if json else console.info
-
-
-def _open(service: str | None, store: Path | None) -> tuple[ImageSession, Service, Path]:
-    from goship.cli._images import open_images
-    from goship.local.control import runtime_dir
-
-    images = open_images(names=[service] if service else [], platforms=[], store=store, insecure=False)
-    if len(images.services) != 1:
-        names = ", ".join(s.name for s in images.services)
-        raise UsageError(f"which service? this repository has {names}", hint="name one with --service")
-    chosen = images.services[0]
-    return images, chosen, runtime_dir(images.store.root, chosen.name)
-
-
-def _running(directory: Path) -> Runtime | None:
-    """The live runtime in ``directory``; a stale one is cleaned up, with a warning (on stderr, so even
-    with --json)."""
-    from goship.local.control import clean_stale, find_runtime
-    from goship.ui import console
-
-    runtime = find_runtime(directory)
-    if runtime is None or runtime.alive:
-        return runtime
-    killed = clean_stale(runtime)
-    left = f"; killed {len(killed)} process(es) it left running" if killed else ""
-    console.warn(
-        f"the runtime daemon (pid {runtime.pid}) is no longer running: cleaned up its stale state{left}"
-    )
-    return None
-
-
-def _dry(plan: str, *, json: bool) -> int:
-    from goship.ui import console
-
-    if json:
-        console.print_json({"dry_run": True, "plan": plan})
-    else:
-        console.info(f"dry run: {plan}")
-    return 0
-
-
-def _public(state: dict[str, Any]) -> dict[str, Any]:
-    """The state without the control token: what --json prints."""
-    return {k: v for k, v in state.items() if k != "token"}
-
-
-def _version_name(images: ImageSession, service: Service, what: str) -> str | None:
-    """The version ``what`` would run as, without building it; None when only building tells."""
-    from goship.versioning.plan import build_identity
-
-    repo = images.session.repo
-    commit = repo.git.rev_parse(what)
-    if commit is not None:
-        return build_identity(repo, service.module, commit=commit).version
-    return None
-
-
-def _request(images: ImageSession, service: Service, what: str) -> dict[str, Any]:
-    """Build (or find) ``what`` in the store and say where the daemon finds it."""
-    from goship.local.sides import host_platform, resolve_side
-
-    side = resolve_side(
-        what,
-        repo=images.session.repo,
-        service=service,
-        store=images.store,
-        go_cache=True,
-        open_registry=images.open_registry,
-        unpack_dir=images.store.root.parent / "rootfs",
-    )
-    return {
-        "version": side.version,
-        "store": str(images.store.root),
-        "ref": side.rootfs.manifest_digest,
-        "platform": str(host_platform()),
-    }
 
 
 def _follow(runtime: Runtime, answer: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any] | None:
@@ -135,7 +54,7 @@ def _finish(
     if record is not None:
         say(f"{record['kind']} {record['state']}: {record['reason']} ({record['seconds']:g}s)")
     if json:
-        console.print_json({"action": action, "router": url, "rollout": record, "status": _public(state)})
+        console.print_json({"action": action, "router": url, "rollout": record, "status": public(state)})
     else:
         say(f"{state['service']} {state['version']} × {state['desired_replicas']} behind {url}")
     if record is None or record["state"] == "complete":
@@ -189,12 +108,12 @@ def up(
 
     if replicas < 1:
         raise UsageError(f"--replicas: expected 1 or more (not {replicas})", hint="'goship down' stops it")
-    say = _say(json)
+    say = say_for(json)
     settings = _settings(max_surge, max_unavailable, progress_deadline)
-    images, chosen, directory = _open(service, store)
-    runtime = _running(directory)
+    images, chosen, directory = open_local(service, store)
+    runtime = running(directory)
     if dry_run:
-        wanted = _version_name(images, chosen, version) or version
+        wanted = version_name(images, chosen, version) or version
         current = runtime.client().status() if runtime is not None else None
         if current is None:
             plan = f"would start the runtime for {chosen.name} with {replicas} × {wanted}"
@@ -206,14 +125,14 @@ def up(
             )
         else:
             plan = f"would roll {chosen.name} out from {current['version']} to {wanted}"
-        return _dry(plan, json=json)
+        return dry(plan, json=json)
     if runtime is not None:
         state = runtime.client().status()
         busy = (state.get("rollout") or {}).get("state") == "running"
         if (
             not busy
             and state["version"] is not None
-            and state["version"] == _version_name(images, chosen, version)
+            and state["version"] == version_name(images, chosen, version)
         ):
             if state["desired_replicas"] == replicas:
                 say(f"{chosen.name} runs {state['version']} × {replicas} already: nothing to do")
@@ -221,7 +140,7 @@ def up(
             say(f"scaling {chosen.name} {state['version']} from {state['desired_replicas']} to {replicas}")
             runtime.client().scale(replicas)
             return _finish(runtime, None, json=json, action="scaled", say=say)
-    request = {**_request(images, chosen, version), **settings, "replicas": replicas}
+    request = {**request_for(images, chosen, version), **settings, "replicas": replicas}
     action = "rolled-out"
     if runtime is None:
         cache = images.store.root.parent
@@ -250,8 +169,8 @@ def status(*, service: str | None = None, store: Path | None = None, json: Json 
     """
     from goship.ui import console
 
-    _, chosen, directory = _open(service, store)
-    runtime = _running(directory)
+    _, chosen, directory = open_local(service, store)
+    runtime = running(directory)
     if runtime is None:
         if json:
             console.print_json({"running": False, "service": chosen.name})
@@ -260,7 +179,7 @@ def status(*, service: str | None = None, store: Path | None = None, json: Json 
         return 0
     state = runtime.client().status()
     if json:
-        console.print_json({"running": True, **_public(state)})
+        console.print_json({"running": True, **public(state)})
         return 0
     _render(state)
     return 0
@@ -302,8 +221,8 @@ def _render(state: dict[str, Any]) -> None:
 
 
 def _live(service: str | None, store: Path | None) -> tuple[ImageSession, Service, Runtime]:
-    images, chosen, directory = _open(service, store)
-    runtime = _running(directory)
+    images, chosen, directory = open_local(service, store)
+    runtime = running(directory)
     if runtime is None:
         raise UsageError(f"{chosen.name} is not running here", hint="start it with 'goship up'")
     return images, chosen, runtime
@@ -342,16 +261,16 @@ def rollout(
     json
         Print {"action", "router", "rollout", "status"} as one JSON document.
     """
-    say = _say(json)
+    say = say_for(json)
     settings = _settings(max_surge, max_unavailable, progress_deadline)
     images, chosen, runtime = _live(service, store)
     if dry_run:
         current = runtime.client().status()["version"]
-        return _dry(
-            f"would roll {chosen.name} out from {current} to {_version_name(images, chosen, to) or to}",
+        return dry(
+            f"would roll {chosen.name} out from {current} to {version_name(images, chosen, to) or to}",
             json=json,
         )
-    request = {**_request(images, chosen, to), **settings}
+    request = {**request_for(images, chosen, to), **settings}
     record = _follow(runtime, runtime.client().rollout(request), say)
     return _finish(runtime, record, json=json, action="rollout" if record else "none", say=say)
 
@@ -389,12 +308,12 @@ def rollout_undo(
     json
         Print {"action", "router", "rollout", "status"} as one JSON document.
     """
-    say = _say(json)
+    say = say_for(json)
     settings = _settings(max_surge, max_unavailable, progress_deadline)
     _, chosen, runtime = _live(service, store)
     if dry_run:
         target = f"revision {to_revision}" if to_revision is not None else "the previous revision"
-        return _dry(f"would roll {chosen.name} back to {target}", json=json)
+        return dry(f"would roll {chosen.name} back to {target}", json=json)
     record = _follow(runtime, runtime.client().undo(to_revision, settings), say)
     return _finish(runtime, record, json=json, action="undo", say=say)
 
@@ -423,13 +342,13 @@ def down(
     from goship.local.control import stop_runtime
     from goship.ui import console
 
-    _, chosen, directory = _open(service, store)
-    runtime = _running(directory)
+    _, chosen, directory = open_local(service, store)
+    runtime = running(directory)
     if runtime is None:
         console.info(f"{chosen.name}: nothing is running")
         return 0
     if dry_run:
-        return _dry(
+        return dry(
             f"would stop {chosen.name}'s runtime (daemon pid {runtime.pid}), its router and replicas",
             json=False,
         )

@@ -13,8 +13,9 @@ independent draws from one distribution, new requests each window.
   upper quantile (q >= 0.5): the smaller sample's estimate sits lower in probability (a type-7 q quantile of
   n values has expected level ((n - 1) q + 1) / (n + 1), which grows with n for q > 1/2). The unit tests
   check it by simulation for lognormal, exponential and Pareto latencies and canary shares of 5-50 %.
-- With more canary requests than stable ones the canary's estimate sits higher and the bound can fail,
-  so such windows are not compared (:func:`comparable`).
+- With more canary requests than stable ones the canary's estimate of an upper quantile sits higher and the
+  bound can fail, so such windows are not compared (:func:`comparable`) -- except for the median, whose
+  estimate's expected level is 1/2 at any sample size.
 - A metrics source reporting quantiles from histogram buckets (Prometheus ``histogram_quantile``, the local
   router) applies one function to each version's buckets, so the same reasoning holds as long as both
   versions share the bucket layout.
@@ -73,8 +74,9 @@ class LatencyCheck:
 
     def compare(self, stable: Samples, canary: Samples, *, min_requests: int) -> bool | None:
         """``True`` for a slow window, ``False`` for one that is not, ``None`` when the window cannot be
-        compared (a quantile missing, too few canary requests, or more canary requests than stable)."""
-        if not comparable(stable, canary, min_requests=min_requests):
+        compared (a quantile missing, too few requests, or for an upper quantile more canary requests
+        than stable)."""
+        if not comparable(stable, canary, min_requests=min_requests, quantile=self.quantile):
             return None
         got, base = canary.latency_quantile(self.quantile), stable.latency_quantile(self.quantile)
         if got is None or base is None or not (math.isfinite(got) and math.isfinite(base)) or base < 0:
@@ -82,11 +84,16 @@ class LatencyCheck:
         return got > self.ratio * base
 
 
-def comparable(stable: Samples, canary: Samples, *, min_requests: int) -> bool:
-    """Whether one window's quantiles may be compared: the canary served at least ``min_requests`` and no
-    more than stable did (see the module docstring for why the canary must be the smaller sample). The
-    choice depends on counts only, never on latencies, so it cannot bias the test."""
-    return min_requests <= canary.requests <= stable.requests
+def comparable(stable: Samples, canary: Samples, *, min_requests: int, quantile: float = 0.99) -> bool:
+    """Whether one window's quantiles may be compared: both versions served at least ``min_requests``, and
+    for a quantile above the median the canary no more than stable did (see the module docstring for why
+    the canary must then be the smaller sample). A sample median's expected level is 1/2 whatever the
+    sample size, so medians are compared whichever version served more -- at a 50 % step, about half the
+    windows would otherwise be thrown away. The choice depends on counts only, never on latencies, so it
+    cannot bias the test."""
+    if canary.requests < min_requests or stable.requests < min_requests:
+        return False
+    return quantile <= 0.5 or canary.requests <= stable.requests
 
 
 def log_e_value(slow: int, windows: int, bets: Sequence[float]) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,13 +12,15 @@ from goship.caches import cache_dir
 from goship.cli._session import Session, open_session
 from goship.git import web_url
 from goship.gotool import Go
-from goship.image.build import ImageBuilder
-from goship.image.gobuild import BuildCache
-from goship.image.layout import Layout
-from goship.image.services import Service, resolve_services
+from goship.image.gobuild import BuildCache, BuiltBinary, start_all
+from goship.image.services import Service, build_requests, resolve_services
 from goship.versioning.plan import BuildIdentity, build_identity
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from goship.image.build import ImageBuilder
+    from goship.image.layout import Layout
     from goship.image.registry import Registry
 
 
@@ -25,9 +28,16 @@ if TYPE_CHECKING:
 class ImageSession:
     session: Session
     go: Go
-    store: Layout
+    store_root: Path
+    """goship's local OCI image layout, opened (created) on first use of :attr:`store`."""
     services: list[Service]
     insecure: bool
+
+    @cached_property
+    def store(self) -> Layout:
+        from goship.image.layout import Layout  # the image stack: imported while Go builds
+
+        return Layout(self.store_root)
 
     def identity(self, service: Service) -> BuildIdentity:
         return build_identity(self.session.repo, service.module)
@@ -38,7 +48,19 @@ class ImageSession:
 
         return Registry(host, credentials=credentials_for(host), insecure=self.insecure)
 
+    def start_builds(
+        self, service: Service, identity: BuildIdentity, work_dir: Path, *, cache: bool
+    ) -> Future[list[BuiltBinary]]:
+        """Start the service's Go builds in the background (into ``work_dir/<service>``, where
+        :meth:`builder`'s builder would put them)."""
+        requests = build_requests(service, self.session.repo.top, identity)
+        return start_all(
+            self.go, requests, work_dir / service.name, cache=BuildCache.default() if cache else None
+        )
+
     def builder(self, work_dir: Path, *, cache: bool) -> ImageBuilder:
+        from goship.image.build import ImageBuilder  # the image stack: imported while Go builds
+
         repo = self.session.repo
         return ImageBuilder(
             top=repo.top,
@@ -71,4 +93,4 @@ def open_images(
     where = store or (
         Path(config.images.store).expanduser() if config.images.store else default_store(repo.top)
     )
-    return ImageSession(session=session, go=go, store=Layout(where), services=services, insecure=insecure)
+    return ImageSession(session=session, go=go, store_root=where, services=services, insecure=insecure)

@@ -74,8 +74,12 @@ def build(
 
         verify(images.session.repo, images.services, images.identity, images.open_registry)
     with tempfile.TemporaryDirectory(prefix="goship-build-") as work:
-        builder = images.builder(Path(work), cache=cache)
-        built = [builder.build(s, images.identity(s)) for s in images.services]
+        built = []
+        for s in images.services:
+            identity = images.identity(s)
+            binaries = images.start_builds(s, identity, Path(work), cache=cache)
+            builder = images.builder(Path(work), cache=cache)  # imported while Go builds
+            built.append(builder.build(s, identity, binaries=binaries.result()))
     if json:
         console.print_json(
             {"store": str(images.store.root), "images": [dataclasses.asdict(b) for b in built]}

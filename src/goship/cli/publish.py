@@ -76,14 +76,16 @@ def publish(
         )
 
     with tempfile.TemporaryDirectory(prefix="goship-publish-") as work, ThreadPoolExecutor(1) as reader:
-        builder = images.builder(Path(work), cache=True)
         for s in images.services:
             repository = repository_of(s.name, s.repository)
             identity = images.identity(s)
-            # The registry's tags do not depend on the image: read them while Go builds it.
+            binaries = images.start_builds(s, identity, Path(work), cache=True)
+            # While Go builds: the registry's tags are read (they do not depend on the image) and the
+            # image stack is imported.
             version = identity.version if identity.released else None
             tags = reader.submit(read, repository, version, identity.commit)
-            built = builder.build(s, identity)
+            builder = images.builder(Path(work), cache=True)
+            built = builder.build(s, identity, binaries=binaries.result())
             # Imported by the reader meanwhile; here it is only looked up.
             from goship.image.publish import plan_publish, push, release_record, save_record
 

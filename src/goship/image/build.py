@@ -19,11 +19,11 @@ from goship.gotool import Go
 from goship.image import sbom
 from goship.image.base import SCRATCH, Base, static_base
 from goship.image.compose import ComposedImage, compose_image, compose_index, image_annotations
-from goship.image.gobuild import BuildCache, BuildRequest, BuiltBinary, build_all
+from goship.image.gobuild import BuildCache, BuiltBinary, build_all
 from goship.image.layout import Layout
 from goship.image.oci import ARTIFACT_TYPE_SPDX, EMPTY_JSON, Platform, artifact_manifest, describe
 from goship.image.pull import RegistryFactory, pull_base
-from goship.image.services import Service
+from goship.image.services import Service, build_requests
 from goship.versioning.plan import BuildIdentity
 
 RECORDS = "goship-records"
@@ -83,13 +83,18 @@ class ImageBuilder:
         self.source_url = source_url
         self.open_registry = open_registry
 
-    def build(self, service: Service, identity: BuildIdentity) -> BuiltImage:
-        binaries = build_all(
-            self.go,
-            [self._request(service, identity, p) for p in service.platforms],
-            self.work_dir / service.name,
-            cache=self.cache,
-        )
+    def build(
+        self, service: Service, identity: BuildIdentity, *, binaries: Sequence[BuiltBinary] | None = None
+    ) -> BuiltImage:
+        """The service's image at ``identity``; ``binaries``: its Go builds, when the caller started them
+        itself (:func:`goship.image.gobuild.start_all`) so as to do other work meanwhile."""
+        if binaries is None:
+            binaries = build_all(
+                self.go,
+                build_requests(service, self.top, identity),
+                self.work_dir / service.name,
+                cache=self.cache,
+            )
         bases = {str(p): self._base(service, p) for p in service.platforms}
         inputs = _inputs_digest(service, identity, binaries, bases)
         ref = f"{service.name}:{identity.version}"
@@ -127,21 +132,6 @@ class ImageBuilder:
         return built
 
     # -- pieces ----------------------------------------------------------------------------------
-
-    def _request(self, service: Service, identity: BuildIdentity, platform: Platform) -> BuildRequest:
-        flags = service.ldflags
-        return BuildRequest(
-            module_dir=service.module_dir(self.top),
-            package=service.package,
-            output_name=service.name,
-            platform=platform,
-            version=identity.version,
-            commit=identity.commit,
-            date=identity.date,
-            version_var=flags.version,
-            commit_var=flags.commit,
-            date_var=flags.date,
-        )
 
     def _base(self, service: Service, platform: Platform) -> Base:
         kind = service.settings.base

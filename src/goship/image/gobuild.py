@@ -16,7 +16,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,3 +414,20 @@ def build_all(
         seen[where] = request
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         return list(pool.map(lambda r: build(go, r, out_dir, cache=cache), requests))
+
+
+def start_all(
+    go: Go,
+    requests: Sequence[BuildRequest],
+    out_dir: Path,
+    *,
+    max_workers: int = 2,
+    cache: BuildCache | None = None,
+) -> Future[list[BuiltBinary]]:
+    """:func:`build_all` in the background: the caller prepares what comes after the build (imports,
+    the registry) while Go compiles."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(build_all, go, requests, out_dir, max_workers=max_workers, cache=cache)
+    finally:
+        pool.shutdown(wait=False)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from goship.config import GoshipConfig, LdflagsConfig, ServiceConfig
 from goship.errors import UsageError
-from goship.image.gobuild import find_mains, parse_platform
+from goship.image.gobuild import BuildRequest, find_mains, parse_platform
 from goship.image.oci import Platform
 from goship.modules import Module
+from goship.versioning.plan import BuildIdentity
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -125,3 +126,23 @@ def repository_of(service: str, repository: str | None) -> str:
         )
     split_repository(repository)
     return repository
+
+
+def build_requests(service: Service, top: Path, identity: BuildIdentity) -> list[BuildRequest]:
+    """The Go builds of ``service`` at ``identity``, one per platform."""
+    flags = service.ldflags
+    return [
+        BuildRequest(
+            module_dir=service.module_dir(top),
+            package=service.package,
+            output_name=service.name,
+            platform=platform,
+            version=identity.version,
+            commit=identity.commit,
+            date=identity.date,
+            version_var=flags.version,
+            commit_var=flags.commit,
+            date_var=flags.date,
+        )
+        for platform in service.platforms
+    ]

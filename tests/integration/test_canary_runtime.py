@@ -145,6 +145,8 @@ def test_healthy_release_is_promoted_and_one_failing_5_percent_is_rolled_back_in
         assert code == 0, err
         code, doc, err = goship("canary", "pause", "--json")
         assert code == 0 and doc["canary"]["paused"] is True, err
+        code, text, err = _text(goship, "status")
+        assert code == 0 and "canary: v1.0.0 against v1.1.0" in text and "paused" in text, (text, err)
         code, doc, err = goship("canary", "abort", "--reason", "changed my mind", "--json")
         assert code == 0, err
         assert (doc["canary"]["phase"], doc["canary"]["reason"]) == ("failed", "changed my mind")

@@ -218,6 +218,14 @@ def _render(state: dict[str, Any]) -> None:
         out.print(
             f"last {rollout_['kind']}: revision {rollout_['to_revision']} {rollout_['state']} {rollout_['reason']}"
         )
+    if canary := state.get("canary"):
+        judged = "judged" if canary["running"] else "not judged now"
+        paused = ", paused" if canary["paused"] else ""
+        out.print(
+            f"canary: {canary['canary']} against {canary['stable']}, {canary['phase']} at {canary['weight']} %"
+            f" ({judged}{paused}; last analysis {canary['last_outcome'] or 'none yet'})"
+            "   see 'goship canary status'"
+        )
 
 
 def _live(service: str | None, store: Path | None) -> tuple[ImageSession, Service, Runtime]:

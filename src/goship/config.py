@@ -473,6 +473,193 @@ class CanaryConfig:
         return list(self.steps) if self.steps is not None else [5, 25, 50]
 
 
+_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|[eE][0-9]+)?")
+_INT_OR_PERCENT = re.compile(r"(0|[1-9][0-9]*)%?")
+
+
+def _quantities(value: dict[str, str]) -> dict[str, str]:
+    for name, quantity in value.items():
+        if not _QUANTITY.fullmatch(quantity):
+            raise ValueError(
+                f"{name}: expected a Kubernetes quantity such as 100m, 0.5, 128Mi or 1Gi (found {quantity!r})"
+            )
+    return value
+
+
+def _int_or_percent(value: int | str | None) -> int | str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ValueError(f"expected 0 or more (found {value})")
+    if isinstance(value, str) and not _INT_OR_PERCENT.fullmatch(value.strip()):
+        raise ValueError(f"expected a number of pods or a percentage such as 25% (found {value!r})")
+    return value
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected 0 or more (found {value})")
+    return value
+
+
+def _port(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 65535:
+        raise ValueError(f"expected a port from 1 to 65535 (found {value})")
+    return value
+
+
+@dataclass(frozen=True)
+class KubeProbeConfig:
+    """One HTTP probe of the service's container (httpGet on the container's port)."""
+
+    __pydantic_config__ = _STRICT
+
+    path: str = "/readyz"
+    """The HTTP path probed."""
+    period: Annotated[float, _Seconds()] = 5.0
+    """How often it is probed (periodSeconds; whole seconds, rounded up)."""
+    timeout: Annotated[float, _Seconds()] = 1.0
+    """How long one probe may take (timeoutSeconds)."""
+    failure_threshold: Annotated[int, _Check(_at_least_one)] = 3
+    """Consecutive failures before the probe counts as failed (failureThreshold)."""
+    enabled: bool = True
+    """false leaves this probe out of the manifest."""
+
+
+def _liveness() -> KubeProbeConfig:
+    return KubeProbeConfig(path="/healthz", period=10.0)
+
+
+def _startup() -> KubeProbeConfig:
+    return KubeProbeConfig(path="/healthz", period=2.0, failure_threshold=30)
+
+
+@dataclass(frozen=True)
+class KubeProbesConfig:
+    """The container's probes: readiness gates traffic, liveness restarts a hung process, startup holds
+    liveness off while the process starts."""
+
+    __pydantic_config__ = _STRICT
+
+    readiness: KubeProbeConfig = field(default_factory=KubeProbeConfig)
+    """Ready for traffic: GET /readyz every 5 s, 3 failures take the pod out of the Service."""
+    liveness: KubeProbeConfig = field(default_factory=_liveness)
+    """Alive: GET /healthz every 10 s, 3 failures restart the container."""
+    startup: KubeProbeConfig = field(default_factory=_startup)
+    """Started: GET /healthz every 2 s, up to 30 times (a minute to start) before liveness takes over."""
+
+
+@dataclass(frozen=True)
+class KubeResourcesConfig:
+    """The container's resource requests and limits (Kubernetes quantities)."""
+
+    __pydantic_config__ = _STRICT
+
+    requests: Annotated[dict[str, str], _Check(_quantities)] = field(
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"}
+    )
+    """What the scheduler reserves; the HPA's CPU target is a percentage of the CPU request."""
+    limits: Annotated[dict[str, str], _Check(_quantities)] = field(
+        default_factory=lambda: {"memory": "256Mi"}
+    )
+    """Hard caps. No CPU limit by default (CFS throttling hurts a Go service's latency more than it
+    protects its neighbours); a memory limit, from which GOMEMLIMIT is set to 90 %."""
+
+
+@dataclass(frozen=True)
+class KubeHpaConfig:
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU utilisation."""
+
+    __pydantic_config__ = _STRICT
+
+    enabled: bool = True
+    """false: no HPA; kubernetes.replicas is applied on every deploy."""
+    min_replicas: Annotated[int | None, _Check(_at_least_one)] = None
+    """The fewest replicas (default: kubernetes.replicas)."""
+    max_replicas: Annotated[int, _Check(_at_least_one)] = 10
+    """The most replicas."""
+    cpu_utilization: Annotated[int, _Check(_at_least_one)] = 70
+    """Target average CPU use, in percent of the CPU request."""
+
+
+@dataclass(frozen=True)
+class KubePdbConfig:
+    """A PodDisruptionBudget: how many pods voluntary disruptions (node drains) may take at once."""
+
+    __pydantic_config__ = _STRICT
+
+    enabled: bool = True
+    """false: no PodDisruptionBudget."""
+    max_unavailable: Annotated[int | str | None, _Check(_int_or_percent)] = None
+    """Pods (or a percentage) a drain may take down at once (default: 1, unless min_available is set)."""
+    min_available: Annotated[int | str | None, _Check(_int_or_percent)] = None
+    """Pods (or a percentage) that must stay up during a drain, instead of max_unavailable."""
+
+    def __post_init__(self) -> None:
+        if self.max_unavailable is not None and self.min_available is not None:
+            raise ValueError("expected max_unavailable or min_available in kubernetes.pdb, not both")
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """The Kubernetes target: 'goship render', 'deploy', 'history' and 'rollback' — a Deployment, a
+    Service, a HorizontalPodAutoscaler and a PodDisruptionBudget per service."""
+
+    __pydantic_config__ = _STRICT
+
+    namespace: str | None = None
+    """The namespace (default: --namespace, else the kubeconfig context's, else 'default')."""
+    replicas: Annotated[int, _Check(_at_least_one)] = 3
+    """Replicas of the Deployment (with the HPA: its minimum, and the count of a new Deployment)."""
+    max_surge: Annotated[int | str, _Check(_int_or_percent)] = "25%"
+    """Extra pods a rolling update may start (rounded up from a percentage)."""
+    max_unavailable: Annotated[int | str, _Check(_int_or_percent)] = 0
+    """Pods a rolling update may take out of service (rounded down); 0 keeps full capacity throughout."""
+    progress_deadline: Annotated[float, _Seconds()] = 600.0
+    """progressDeadlineSeconds: a rollout without progress this long is failed (and undone by goship)."""
+    rollout_timeout: Annotated[float, _Seconds()] = 900.0
+    """How long 'goship deploy' watches a rollout before it calls it stalled (--timeout overrides)."""
+    revision_history_limit: Annotated[int, _Check(_non_negative)] = 10
+    """Old ReplicaSets Kubernetes keeps (goship's own history does not depend on them)."""
+    history_limit: Annotated[int, _Check(_at_least_one)] = 20
+    """Deploys remembered in goship's history ConfigMap (rollback targets)."""
+    port: Annotated[int | None, _Check(_port)] = None
+    """The container port (default: the service's first port, else 8080)."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """The Service's type."""
+    service_port: Annotated[int, _Check(_port)] = 80
+    """The port the Service listens on (forwarded to the container port)."""
+    probes: KubeProbesConfig = field(default_factory=KubeProbesConfig)
+    """Readiness, liveness and startup probes."""
+    resources: KubeResourcesConfig = field(default_factory=KubeResourcesConfig)
+    """Resource requests and limits."""
+    hpa: KubeHpaConfig = field(default_factory=KubeHpaConfig)
+    """The HorizontalPodAutoscaler."""
+    pdb: KubePdbConfig = field(default_factory=KubePdbConfig)
+    """The PodDisruptionBudget."""
+    termination_grace_period: Annotated[float, _Seconds()] = 30.0
+    """Between SIGTERM and SIGKILL (terminationGracePeriodSeconds), the preStop sleep included."""
+    pre_stop_sleep: Annotated[int, _Check(_non_negative)] = 5
+    """Seconds the container waits before SIGTERM, while endpoints stop sending it traffic (0: none)."""
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """Extra labels on the pods (e.g. team: payments)."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """Extra annotations on the pods (e.g. prometheus.io/scrape: "true")."""
+
+    def __post_init__(self) -> None:
+        zero = {0, "0", "0%"}
+        if self.max_surge in zero and self.max_unavailable in zero:
+            raise ValueError("max_surge and max_unavailable may not both be 0 (the rollout could not move)")
+        if self.hpa.enabled and (self.hpa.min_replicas or self.replicas) > self.hpa.max_replicas:
+            raise ValueError(
+                f"hpa.max_replicas ({self.hpa.max_replicas}) is below the minimum "
+                f"({self.hpa.min_replicas or self.replicas} replicas)"
+            )
+        if self.termination_grace_period <= self.pre_stop_sleep:
+            raise ValueError(
+                f"termination_grace_period ({self.termination_grace_period:g}s) must be longer than "
+                f"pre_stop_sleep ({self.pre_stop_sleep}s), or SIGTERM never reaches the process"
+            )
+
+
 @dataclass(frozen=True)
 class GoshipConfig:
     """The whole of goship.yaml."""
@@ -495,6 +682,8 @@ class GoshipConfig:
     """Image naming, the local store and tags."""
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     """Canary releases on the local runtime."""
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    """The Kubernetes target: rendered manifests, deploy, history and rollback."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

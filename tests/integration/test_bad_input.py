@@ -136,6 +136,7 @@ def test_config_show_prints_the_effective_config_and_schema_is_json_schema(repo:
         "services",
         "images",
         "canary",
+        "kubernetes",
     }
     assert schema["additionalProperties"] is False
 

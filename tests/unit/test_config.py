@@ -240,6 +240,7 @@ def test_schema_is_a_json_schema_with_the_sections_as_properties() -> None:
         "services",
         "images",
         "canary",
+        "kubernetes",
     }
     assert schema.get("additionalProperties") is False
 

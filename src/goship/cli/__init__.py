@@ -98,6 +98,26 @@ def build_app() -> App:
         name="canary",
         help="Canary releases on the local runtime: start, status, pause, resume, promote, abort, explain.",
     )
+    app.command(
+        "goship.cli.kube:render",
+        name="render",
+        help="Print a service's Kubernetes objects with the release's image by digest (or pin your own).",
+    )
+    app.command(
+        "goship.cli.kube:deploy",
+        name="deploy",
+        help="Deploy a release to Kubernetes (server-side apply), watch it, undo it when it fails.",
+    )
+    app.command(
+        "goship.cli.kube:history",
+        name="history",
+        help="A service's revisions on Kubernetes and goship's record of its deploys.",
+    )
+    app.command(
+        "goship.cli.kube:rollback",
+        name="rollback",
+        help="Roll a Kubernetes Deployment back to a known-good release from goship's history.",
+    )
     return app
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.registryserver import free_port, require
+from tests.integration.registryserver import free_port, require, wait_until_serving
 
 USERNAME = "ada"
 PASSWORD = "prom-Pa55word-never-shown"
@@ -127,18 +127,8 @@ def start_prometheus(
 
 
 def _wait_until_ready(running: RunningPrometheus) -> bool:
-    deadline = time.monotonic() + 30
     assert running.process is not None
-    while time.monotonic() < deadline:
-        if running.process.poll() is not None:
-            return False
-        try:
-            if running.get("/-/ready").status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    return False
+    return wait_until_serving(running.process, lambda: running.get("/-/ready").status_code == 200, timeout=30)
 
 
 @contextmanager

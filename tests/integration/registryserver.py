@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -260,19 +260,29 @@ def start_registry(workdir: Path, auth: Literal["none", "basic", "token"] = "non
     raise RuntimeError(f"docker-registry did not start; its log:\n{running.log.read_text()[-3000:]}")
 
 
-def _wait_until_up(running: RunningRegistry) -> bool:
-    deadline = time.monotonic() + 15
-    assert running.process is not None
+def wait_until_serving(process: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``ready()`` said yes before ``timeout`` seconds passed or ``process`` exited (a connection
+    refused meanwhile is "not yet")."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running.process.poll() is not None:
+        if process.poll() is not None:
             return False
         try:
-            if httpx.get(f"http://{running.host}/v2/", timeout=1).status_code in (200, 401):
+            if ready():
                 return True
         except httpx.TransportError:
             pass
         time.sleep(0.05)
     return False
+
+
+def _wait_until_up(running: RunningRegistry) -> bool:
+    assert running.process is not None
+    return wait_until_serving(
+        running.process,
+        lambda: httpx.get(f"http://{running.host}/v2/", timeout=1).status_code in (200, 401),
+        timeout=15,
+    )
 
 
 @contextmanager

@@ -263,16 +263,9 @@ class CanaryEngine:
         if not confirmed:  # asked again after an interval, nothing started meanwhile
             self._wait(self.spec.interval_s)
             return self._save(state)
-        replicas = self.spec.canary_replicas or self.spec.replicas
-        state = self._scale(state, self.canary, replicas)
-        if not self._wait_available(self.canary, replicas):
-            return self._save(
-                self._phase(
-                    state,
-                    "rolling-back",
-                    f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
-                )
-            )
+        state, up = self._canary_up(state)
+        if not up:
+            return state
         ready, state = self._hooks(state, "pre-rollout")
         if not ready:
             failures = state.failures + 1
@@ -434,17 +427,20 @@ class CanaryEngine:
             f"until {self.canary} is available again",
         )
         state = self._route(state, {self.stable: 100, self.canary: 0}, matches=False)
+        state, up = self._canary_up(state)
+        if not up:
+            return state
+        return self._enter_step(self._with_pause(state), state.step)
+
+    def _canary_up(self, state: CanaryState) -> tuple[CanaryState, bool]:
+        """Start the canary's replicas and wait for them; when they do not come up in time, the state
+        says rolling back and ``False``."""
         replicas = self.spec.canary_replicas or self.spec.replicas
         state = self._scale(state, self.canary, replicas)
-        if not self._wait_available(self.canary, replicas):
-            return self._save(
-                self._phase(
-                    state,
-                    "rolling-back",
-                    f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s",
-                )
-            )
-        return self._enter_step(self._with_pause(state), state.step)
+        if self._wait_available(self.canary, replicas):
+            return state, True
+        why = f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s"
+        return self._save(self._phase(state, "rolling-back", why)), False
 
     def _with_pause(self, state: CanaryState) -> CanaryState:
         """A pause or resume given while the engine waited for replicas is kept, not overwritten."""

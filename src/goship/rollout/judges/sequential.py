@@ -357,7 +357,8 @@ class SequentialJudge:
         blamed = max(logs, key=lambda name: math.log(weights[name]) + logs[name])
         head = f"e-value {values['e_value']:.3g} >= 1/alpha = {1 / self.alpha:g}"
         if blamed == "errors":
-            return f"canary error rate is above {self.null_ratio:g} x stable's: {head} {totals}"
+            than = "stable's" if self.null_ratio == 1 else f"{self.null_ratio:g} x stable's"
+            return f"canary error rate is above {than}: {head} {totals}"
         i = [c.label for c in self.latency_checks].index(blamed)
         check = self.latency_checks[i]
         return (

@@ -12,6 +12,7 @@ package clause of its first counted file.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -114,8 +115,10 @@ class Target:
         return False
 
 
+@functools.cache
 def host_target() -> Target:
-    """This machine's GOOS/GOARCH and the release of the go on PATH (from its ``VERSION`` file)."""
+    """This machine's GOOS/GOARCH and the release of the go on PATH (from its ``VERSION`` file); read once
+    per process, not once per module."""
     machine = os.uname().machine.lower()
     goarch = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}.get(machine, machine)
     goos = os.uname().sysname.lower()

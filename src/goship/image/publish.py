@@ -174,9 +174,15 @@ def release_record(plan: PublishPlan) -> dict[str, object]:
     }
 
 
+def record_path(store_root: Path, service: str, version: str) -> Path:
+    """Where the release record of ``service`` at ``version`` is kept: ``releases/<service>/<version>.json``
+    beside the store (read back by ``goship deploy``)."""
+    return store_root / "releases" / service / f"{version}.json"
+
+
 def save_record(store: Layout, record: dict[str, object]) -> Path:
     """Keep the release record beside the store: ``releases/<service>/<version>.json``."""
-    path = store.root / "releases" / str(record["service"]) / f"{record['version']}.json"
+    path = record_path(store.root, str(record["service"]), str(record["version"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -37,17 +37,15 @@ class Release:
         return f"{self.repository}@{self.digest}"
 
 
-def records_dir(store: Path, service: str) -> Path:
-    return store / "releases" / service
-
-
 def load_release(store: Path, service: str, version: str) -> Release:
     """The release of ``service`` at ``version`` as ``goship publish`` recorded it in ``store``."""
-    path = records_dir(store, service) / f"{version}.json"
+    from goship.image.publish import record_path  # the record's place is publish's to say
+
+    path = record_path(store, service, version)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        known = sorted(p.stem for p in records_dir(store, service).glob("*.json"))
+        known = sorted(p.stem for p in path.parent.glob("*.json"))
         found = f"published: {', '.join(known)}" if known else "nothing of it is published from this store"
         raise UsageError(
             f"no release record of {service} {version} in {store} ({found})",

@@ -176,7 +176,9 @@ def test_a_build_injects_version_commit_and_date_and_is_static(shop: Path, tmp_p
     info = sbom.read_build_info(go, built.path)
     assert info.setting("CGO_ENABLED") == "0"
     assert info.setting("-trimpath") == "true"
+    assert info.setting("-gcflags") == "all=-dwarf=false"
     assert [k for k, _ in info.settings if k.startswith("vcs")] == []
+    assert b".debug_info" not in built.path.read_bytes()  # no DWARF: the ELF section names are absent
 
 
 def test_configured_variable_names_and_awkward_values_reach_the_binary(shop: Path, tmp_path: Path) -> None:

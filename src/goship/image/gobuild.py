@@ -146,7 +146,15 @@ class BuildRequest:
 
     def flags(self) -> list[str]:
         """The ``go build`` flags, in a fixed order (a reordered flag list is a different cache key)."""
-        return ["-trimpath", "-buildvcs=false", f"-ldflags={self.ldflags()}", *self.tag_flags()]
+        # -dwarf=false: the linker drops DWARF anyway (-w), so the compiler need not write it — an eighth
+        # less work when the standard library is compiled into an empty GOCACHE, the same machine code.
+        return [
+            "-trimpath",
+            "-buildvcs=false",
+            "-gcflags=all=-dwarf=false",
+            f"-ldflags={self.ldflags()}",
+            *self.tag_flags(),
+        ]
 
     def env(self) -> dict[str, str]:
         """The build environment: no cgo (static, no host C toolchain in the bytes) and the target platform."""
@@ -350,10 +358,13 @@ def build(go: Go, request: BuildRequest, out_dir: Path, *, cache: BuildCache | N
         slot = cache.slot(request, toolchain["GOVERSION"])
         with cache.lock(slot):
             kept = slot / request.output_name
+            _drop_if_damaged(kept)
             before = _identity(kept)
             _go_build(go, request, kept)
             # Go relinks into a new file and renames it; an up-to-date binary keeps its inode.
             reused = before is not None and _identity(kept) == before
+            if not reused:
+                _seal(kept)
             _copy_atomically(kept, output)
     return BuiltBinary(
         path=output,
@@ -381,6 +392,30 @@ def _go_build(go: Go, request: BuildRequest, output: Path) -> None:
         flags=request.flags(),
         env=request.env(),
     )
+
+
+def _seal_path(binary: Path) -> Path:
+    return binary.with_name(f".{binary.name}.sha256")
+
+
+def _seal(binary: Path) -> None:
+    """Records the SHA-256 of a binary Go just wrote into a cache slot."""
+    _seal_path(binary).write_text(_sha256_file(binary) + "\n", encoding="ascii")
+
+
+def _drop_if_damaged(binary: Path) -> None:
+    """Deletes a cached binary whose bytes are not the ones sealed after its build.
+
+    Go trusts a target whose build ID matches: a file cut short or overwritten behind the build ID note
+    would be left as it is and copied into an image. The seal costs a hash of the binary (~2 ms)."""
+    if not binary.exists():
+        return
+    try:
+        sealed = _seal_path(binary).read_text(encoding="ascii").strip()
+    except OSError:
+        sealed = ""
+    if sealed != _sha256_file(binary):
+        binary.unlink()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

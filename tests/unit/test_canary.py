@@ -66,7 +66,7 @@ class World:
             spec,
             stable="v1",
             canary="v2",
-            state_path=path,
+            state=path,
             clock=self.clock,
             sleep=self.sleep,
         )
@@ -107,6 +107,44 @@ def test_healthy_canary_walks_every_step_and_is_promoted(tmp_path: Path) -> None
     # Stable goes to 0 only after the canary has all replicas and all traffic.
     assert w.log.index(("scale", ("v1", 0))) > w.log.index(("traffic", {"v2": 100}))
     assert [d.verdict for d in final.decisions] == ["pass", "pass", "pass"]
+
+
+class InPlaceWorld(World):
+    """Workloads like Kubernetes': the stable Deployment lives on and takes the canary's version."""
+
+    def __init__(self, *, promotes: bool = True) -> None:
+        super().__init__()
+        self.promotes = promotes
+
+    def promote_in_place(self, stable: str, canary: str) -> bool:
+        self.log.append(("promote", (stable, canary)))
+        return self.promotes
+
+
+def test_in_place_promotion_rolls_the_stable_workload_while_the_canary_has_all_traffic(tmp_path: Path) -> None:
+    w = InPlaceWorld()
+    final = w.engine(tmp_path / "c.json", spec()).start()
+
+    assert final.phase == "succeeded"
+    tail = w.log[w.log.index(("traffic", {"v1": 50, "v2": 50})) + 1 :]
+    # Full canary first, all traffic to it, the stable workload rolled, traffic back to it, canary off.
+    assert tail == [
+        ("scale", ("v2", 3)),
+        ("traffic", {"v2": 100}),
+        ("promote", ("v1", "v2")),
+        ("traffic", {"v2": 100}),
+        ("scale", ("v2", 0)),
+    ]
+    assert ("scale", ("v1", 0)) not in w.log
+
+
+def test_an_in_place_promotion_that_fails_rolls_back_to_stable(tmp_path: Path) -> None:
+    w = InPlaceWorld(promotes=False)
+    final = w.engine(tmp_path / "c.json", spec()).start()
+
+    assert final.phase == "failed"
+    assert "did not become available with v2" in final.reason
+    assert w.log[-2:] == [("traffic", {"v1": 100}), ("scale", ("v2", 0))]
 
 
 def test_step_weight_and_max_weight_make_the_steps() -> None:
@@ -440,7 +478,7 @@ def test_begin_keeps_the_target_and_decisions_say_metric_and_source(tmp_path: Pa
     w = World()
     path = tmp_path / "c.json"
     engine = CanaryEngine(
-        w, w, w, spec(), stable="v1", canary="v2", state_path=path, clock=w.clock, sleep=w.sleep,
+        w, w, w, spec(), stable="v1", canary="v2", state=path, clock=w.clock, sleep=w.sleep,
         source="router /stats",
     )  # fmt: skip
     began = engine.begin(target={"canary": {"ref": "sha256:abc"}})
@@ -569,7 +607,7 @@ def test_finished_canaries_are_kept_and_found_by_version(tmp_path: Path) -> None
     (tmp_path / CANARY_FILE).replace(tmp_path / HISTORY_DIR / "20250101T000000Z-v2.json")
     w.replicas = {"v1": 3}
     newer = CanaryEngine(
-        w, w, w, spec(), stable="v1", canary="v3", state_path=tmp_path / CANARY_FILE, clock=w.clock,
+        w, w, w, spec(), stable="v1", canary="v3", state=tmp_path / CANARY_FILE, clock=w.clock,
         sleep=w.sleep,
     )  # fmt: skip
     newer.start()

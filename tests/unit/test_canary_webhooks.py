@@ -67,7 +67,7 @@ def engine(world: World, path: Path, base: str, **answers: list[int]) -> CanaryE
         _Script.answers[f"/{key}"] = list(script)
         hooks.append(Webhook(key, kinds[key], f"{base}/{key}", timeout_s=5))
     return CanaryEngine(
-        world, world, world, spec(webhooks=tuple(hooks)), stable="v1", canary="v2", state_path=path,
+        world, world, world, spec(webhooks=tuple(hooks)), stable="v1", canary="v2", state=path,
         clock=world.clock, sleep=world.sleep, service="orders",
     )  # fmt: skip
 

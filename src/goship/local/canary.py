@@ -241,7 +241,7 @@ class CanaryController:
             spec,
             stable=stable[0],
             canary=canary[0],
-            state_path=self.state_path,
+            state=self.state_path,
             sleep=self._sleep,
             source=f"goship-router GET /stats ({self.router.admin_url}): requests and failures per version",
             service=self.service,

@@ -191,7 +191,7 @@ class Rehearsal:
             spec,
             stable=self.old.version,
             canary=self.new.version,
-            state_path=self.work_dir / "canary.json",
+            state=self.work_dir / "canary.json",
         )
         started = time.monotonic()
         state = engine.start()

@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from goship.errors import CheckFailedError, ConfigError, GoshipError, UsageError
 from goship.rollout import canary_state
-from goship.rollout.canary_state import CanaryState, Decision, Event, Phase
+from goship.rollout.canary_state import CanaryState, Decision, Event, Phase, StateStore
 from goship.rollout.judges import DEFAULT_JUDGE, JUDGES, Judge, Samples, Verdict
 from goship.rollout.ports import HeaderMatch, MetricsSource, TrafficRouter, TrafficRules, Workloads
 from goship.rollout.webhooks import Event as HookEvent
@@ -130,6 +130,17 @@ class LeasedTraffic(Protocol):
         """Extend the lease of the rules applied last."""
 
 
+@runtime_checkable
+class PromotesInPlace(Protocol):
+    """``Workloads`` whose stable workload lives on (a Kubernetes Deployment that ``goship deploy`` owns):
+    at promotion, once the canary's replicas carry all traffic, the stable workload rolls out the canary's
+    version and takes the traffic back; the canary's own workload then goes to zero."""
+
+    def promote_in_place(self, stable: str, canary: str) -> bool:
+        """Roll ``canary``'s version out onto ``stable``'s workload and point ``canary``'s traffic at it.
+        True when it is available; False when it did not become so (and was put back as it was)."""
+
+
 class CanaryEngine:
     """Runs one canary of ``canary`` against ``stable``; commands act on the persisted state, so they work
     from another process as well as from this one."""
@@ -143,7 +154,7 @@ class CanaryEngine:
         *,
         stable: str,
         canary: str,
-        state_path: Path,
+        state: StateStore | Path,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         source: str | None = None,
@@ -155,7 +166,7 @@ class CanaryEngine:
         self.spec = spec
         self.stable = stable
         self.canary = canary
-        self.state_path = state_path
+        self.store = canary_state.FileState(state) if isinstance(state, Path) else state
         # Wall-clock time by default: the state is read back by another process.
         self.clock = clock
         self.sleep = sleep
@@ -175,11 +186,11 @@ class CanaryEngine:
     def begin(self, *, target: Mapping[str, Any] | None = None) -> CanaryState:
         """Persist a new canary (``initializing``) without driving it; :meth:`run` drives it. Refused while
         another is active on the state file. ``target`` is kept in the state for whoever takes it over."""
-        current = canary_state.load(self.state_path)
+        current = self.store.load()
         if current is not None and current.active:
             raise UsageError(
                 f"a canary of {current.canary} against {current.stable} is already {current.phase} "
-                f"(step {current.step + 1} of {len(current.weights)}, state in {self.state_path})",
+                f"(step {current.step + 1} of {len(current.weights)}, {self.store.where})",
                 hint="resume it with 'goship canary resume' or stop it with 'goship canary abort'",
             )
         now = self.clock()
@@ -244,7 +255,7 @@ class CanaryEngine:
 
     def status(self) -> CanaryState | None:
         """The persisted state, or ``None`` when no canary was started on the state file."""
-        return canary_state.load(self.state_path)
+        return self.store.load()
 
     # -- the state machine ------------------------------------------------------------------------
 
@@ -403,7 +414,18 @@ class CanaryEngine:
                 )
             )
         state = self._route(state, {self.canary: 100}, matches=False)
-        state = self._scale(state, self.stable, 0)
+        if isinstance(self.workloads, PromotesInPlace):
+            # The stable workload takes the new version while it has no traffic, then all traffic again.
+            state = self._save(
+                self._event(state, "scale", f"the stable workload rolls out {self.canary} (no traffic on it)")
+            )
+            if not self.workloads.promote_in_place(self.stable, self.canary):
+                why = f"the stable workload did not become available with {self.canary}; it was put back"
+                return self._save(self._phase(state, "rolling-back", why))
+            state = self._route(state, {self.canary: 100}, matches=False)
+            state = self._scale(state, self.canary, 0)
+        else:
+            state = self._scale(state, self.stable, 0)
         state = self._phase(state, "succeeded", f"{self.canary} serves 100 % of traffic")
         return self._save(self._hooks(self._save(state), "post-rollout")[1])
 
@@ -539,14 +561,14 @@ class CanaryEngine:
         return dataclasses.replace(state, events=(*state.events, Event(self.clock(), kind, message)))
 
     def _save(self, state: CanaryState) -> CanaryState:
-        canary_state.save(self.state_path, state)
+        self.store.save(state)
         return state
 
     def _load(self) -> CanaryState:
-        state = canary_state.load(self.state_path)
+        state = self.store.load()
         if state is None:
             raise UsageError(
-                f"no canary was started with state file {self.state_path}",
+                f"no canary was started with {self.store.where}",
                 hint="start one with 'goship canary start'",
             )
         return state
@@ -558,4 +580,4 @@ class CanaryEngine:
         return state
 
 
-__all__ = ["CanaryEngine", "CanarySpec", "LeasedTraffic"]
+__all__ = ["CanaryEngine", "CanarySpec", "LeasedTraffic", "PromotesInPlace"]

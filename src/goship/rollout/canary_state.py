@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from goship.errors import UsageError
 from goship.rollout.judges import JudgeState, Outcome, SequentialState
@@ -186,6 +186,41 @@ def from_json(doc: Mapping[str, Any]) -> CanaryState:
         )
     except (KeyError, TypeError) as exc:
         raise UsageError(f"the canary state file is not one goship wrote: {exc}") from exc
+
+
+class StateStore(Protocol):
+    """Where a canary's state lives between transitions (a file, a Kubernetes annotation); every process
+    that acts on the canary reads and writes it there."""
+
+    @property
+    def where(self) -> str:
+        """Said in messages: ``state file /…/canary.json``."""
+        ...
+
+    def load(self) -> CanaryState | None:
+        """The persisted state, or ``None`` when no canary was started here."""
+        ...
+
+    def save(self, state: CanaryState) -> None:
+        """Persist ``state`` whole (a reader never sees half of it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The state in a JSON file (the local runtime's)."""
+
+    path: Path
+
+    @property
+    def where(self) -> str:
+        return f"state file {self.path}"
+
+    def load(self) -> CanaryState | None:
+        return load(self.path)
+
+    def save(self, state: CanaryState) -> None:
+        save(self.path, state)
 
 
 def save(path: Path, state: CanaryState) -> None:

@@ -405,6 +405,24 @@ class CanaryWebhookConfig:
 
 
 @dataclass(frozen=True)
+class CanaryMetricsConfig:
+    """Where a canary on Kubernetes gets its numbers: a Prometheus and the metric conventions it holds."""
+
+    __pydantic_config__ = _STRICT
+
+    prometheus: str | None = None
+    """The Prometheus base URL, e.g. http://prometheus.monitoring:9090 (required for --target kubernetes)."""
+    template: Literal["istio", "nginx-ingress", "client-golang", "grpc", "goship-router"] = "client-golang"
+    """The metric conventions: istio, nginx-ingress, client-golang (promhttp), grpc or goship-router."""
+    version_label: str | None = None
+    """The Prometheus label that carries the version (default: the template's, e.g. destination_version)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Fixed label matchers added to every query, e.g. {namespace: shop, job: orders}."""
+    bearer_token_env: str | None = None
+    """An environment variable holding a bearer token for Prometheus (never put the token here)."""
+
+
+@dataclass(frozen=True)
 class CanaryConfig:
     """Canary releases ('goship canary start'): traffic shifts to a new version step by step, each step
     judged against the stable version; a healthy canary is promoted, a bad one rolled back; webhooks
@@ -444,6 +462,8 @@ class CanaryConfig:
     """Replicas of the canary while it is analysed (default: as many as the service runs)."""
     webhooks: list[CanaryWebhookConfig] = field(default_factory=list)
     """HTTP hooks that gate or hear the canary's stages, as Flagger's webhooks do."""
+    metrics: CanaryMetricsConfig = field(default_factory=CanaryMetricsConfig)
+    """On Kubernetes: the Prometheus the canary is judged from (the local runtime uses its router's own)."""
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.step_weight is not None:
@@ -599,6 +619,27 @@ class KubePdbConfig:
 
 
 @dataclass(frozen=True)
+class KubeCanaryConfig:
+    """How 'goship canary start --target kubernetes' splits traffic: a canary Deployment and Service
+    (<service>-canary) beside the stable ones, and one traffic provider's objects that goship owns."""
+
+    __pydantic_config__ = _STRICT
+
+    provider: Literal["gateway-api", "istio", "nginx"] = "gateway-api"
+    """gateway-api (an HTTPRoute), istio (a VirtualService and DestinationRules) or nginx (a canary
+    Ingress beside yours, for ingress-nginx)."""
+    name: str | None = None
+    """The name of goship's HTTPRoute / VirtualService / canary Ingress (default: <service>, and
+    <ingress>-canary for nginx)."""
+    gateway: str | None = None
+    """gateway-api: the Gateway the route attaches to (required for gateway-api)."""
+    host: str | None = None
+    """istio: the host the VirtualService routes (default: the service's Service name)."""
+    ingress: str | None = None
+    """nginx: your main Ingress, whose hosts and paths the canary Ingress copies (default: <service>)."""
+
+
+@dataclass(frozen=True)
 class KubernetesConfig:
     """The Kubernetes target: 'goship render', 'deploy', 'history' and 'rollback' — a Deployment, a
     Service, a HorizontalPodAutoscaler and a PodDisruptionBudget per service."""
@@ -643,6 +684,8 @@ class KubernetesConfig:
     """Extra labels on the pods (e.g. team: payments)."""
     pod_annotations: dict[str, str] = field(default_factory=dict)
     """Extra annotations on the pods (e.g. prometheus.io/scrape: "true")."""
+    canary: KubeCanaryConfig = field(default_factory=KubeCanaryConfig)
+    """Canary releases on the cluster: the traffic provider and its objects."""
 
     def __post_init__(self) -> None:
         zero = {0, "0", "0%"}

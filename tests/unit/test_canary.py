@@ -121,7 +121,9 @@ class InPlaceWorld(World):
         return self.promotes
 
 
-def test_in_place_promotion_rolls_the_stable_workload_while_the_canary_has_all_traffic(tmp_path: Path) -> None:
+def test_in_place_promotion_rolls_the_stable_workload_while_the_canary_has_all_traffic(
+    tmp_path: Path,
+) -> None:
     w = InPlaceWorld()
     final = w.engine(tmp_path / "c.json", spec()).start()
 

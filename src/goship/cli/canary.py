@@ -27,6 +27,8 @@ app = App(
 Json = Annotated[bool, Parameter(negative=())]
 Flag = Annotated[bool, Parameter(negative=())]
 JudgeName = Literal["sequential", "threshold", "mann-whitney"]
+Target = Literal["local", "kubernetes"]
+Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"])]
 
 
 def _directory(service: str | None, store: Path | None) -> tuple[str, Path]:
@@ -197,6 +199,11 @@ def start(
     store: Path | None = None,
     dry_run: Flag = False,
     json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Start a canary of another version beside the one the local runtime runs.
 
@@ -231,9 +238,39 @@ def start(
         Say what would start, start nothing.
     json
         Print one JSON document: {"action", "canary"} (with --wait, the canary's whole record).
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
 
     Example: goship canary start --to v1.4.0 --wait
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.start(
+            to=to,
+            doc=_spec(
+                steps=steps,
+                interval=interval,
+                judge=judge,
+                min_requests=min_requests,
+                failure_threshold=failure_threshold,
+                confirm_promotion=confirm_promotion,
+            ),
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            dry_run=dry_run,
+            json=json,
+        )
     from goship.local.canary import spec_from_document
 
     images, chosen, directory = open_local(service, store)
@@ -290,7 +327,17 @@ def start(
 
 
 @app.command
-def status(*, service: str | None = None, store: Path | None = None, json: Json = False) -> int:
+def status(
+    *,
+    service: str | None = None,
+    store: Path | None = None,
+    json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
+) -> int:
     """Where the service's canary stands: phase, step and weight, the last analysis.
 
     Also whether the runtime is judging it now. Reads the persisted state, so it works when the runtime
@@ -304,7 +351,27 @@ def status(*, service: str | None = None, store: Path | None = None, json: Json 
         goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the state (null when none), "judged", "runtime"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.status(
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            json=json,
+        )
     from goship.ui import console
 
     name, directory = _directory(service, store)
@@ -327,7 +394,16 @@ def status(*, service: str | None = None, store: Path | None = None, json: Json 
 
 @app.command
 def explain(
-    *, version: str | None = None, service: str | None = None, store: Path | None = None, json: Json = False
+    *,
+    version: str | None = None,
+    service: str | None = None,
+    store: Path | None = None,
+    json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Why the canary went as it did, step by step.
 
@@ -344,7 +420,27 @@ def explain(
         goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the whole record, with "decisions" and "events"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.explain(
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            json=json,
+        )
     from goship.local.canary import find_canary
     from goship.ui import console
 
@@ -402,7 +498,16 @@ def _done(state: CanaryState, answer: dict[str, Any], *, json: bool, action: str
 
 @app.command
 def pause(
-    *, service: str | None = None, store: Path | None = None, dry_run: Flag = False, json: Json = False
+    *,
+    service: str | None = None,
+    store: Path | None = None,
+    dry_run: Flag = False,
+    json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Hold the canary at its step.
 
@@ -419,7 +524,29 @@ def pause(
         Say what would be paused, do nothing.
     json
         Print {"action", "phase", "paused", "canary"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.command(
+            "pause",
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            dry_run=dry_run,
+            json=json,
+        )
     state, answer = _command(
         "pause",
         {},
@@ -440,6 +567,11 @@ def promote(
     store: Path | None = None,
     dry_run: Flag = False,
     json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Promote the canary now, skipping the steps left.
 
@@ -459,7 +591,30 @@ def promote(
         Say what would be promoted, do nothing.
     json
         Print {"action", "phase", "canary"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.command(
+            "promote",
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            dry_run=dry_run,
+            json=json,
+            force=force,
+        )
     state, answer = _command(
         "promote",
         {"force": force},
@@ -480,6 +635,11 @@ def abort(
     store: Path | None = None,
     dry_run: Flag = False,
     json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Roll the canary back now.
 
@@ -498,7 +658,30 @@ def abort(
         Say what would be rolled back, do nothing.
     json
         Print {"action", "phase", "canary"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.command(
+            "abort",
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            dry_run=dry_run,
+            json=json,
+            reason=reason,
+        )
     from goship.local.canary import abandon
 
     _, directory = _directory(service, store)
@@ -521,6 +704,11 @@ def resume(
     store: Path | None = None,
     dry_run: Flag = False,
     json: Json = False,
+    target: Target = "local",
+    namespace: Namespace = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    kubectl: str | None = None,
 ) -> int:
     """Let a paused canary go on, or continue one whose judge is gone (goship or its runtime was killed).
 
@@ -539,7 +727,30 @@ def resume(
         Say what would happen, do nothing.
     json
         Print {"action", "canary"} as one JSON document.
+    target
+        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
+        canary's state lives in an annotation there).
+    namespace
+        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
+    kubeconfig
+        With --target kubernetes: the kubeconfig file (default: as kubectl's).
+    context
+        With --target kubernetes: the kubeconfig context (default: its current one).
+    kubectl
+        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        return canary_kube.command(
+            "resume",
+            service=service,
+            store=store,
+            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
+            dry_run=dry_run,
+            json=json,
+            wait=wait,
+        )
 
     images, chosen, directory = open_local(service, store)
     state = _active(directory, "resume")

@@ -144,7 +144,16 @@ def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
     k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
-def configure(shop: Shop, prometheus: RunningPrometheus, **canary: Any) -> None:
+PROVIDERS = {
+    "gateway-api": {"provider": "gateway-api", "gateway": "public"},
+    "istio": {"provider": "istio"},
+    "nginx": {"provider": "nginx", "ingress": "api"},
+}
+
+
+def configure(
+    shop: Shop, prometheus: RunningPrometheus, provider: str = "gateway-api", **canary: Any
+) -> None:
     import yaml
 
     config = {
@@ -156,7 +165,7 @@ def configure(shop: Shop, prometheus: RunningPrometheus, **canary: Any) -> None:
             "rollout_timeout": "60s",
             "hpa": {"enabled": False},
             "pod_annotations": {"goship.dev/ready-after": "1s"},
-            "canary": {"provider": "gateway-api", "gateway": "public"},
+            "canary": PROVIDERS[provider],
         },
         "canary": {
             "steps": [20, 50],
@@ -198,14 +207,66 @@ def traffic_events(doc: dict[str, Any]) -> list[str]:
     return [e["message"] for e in doc["events"] if e["kind"] == "traffic"]
 
 
-def test_a_healthy_canary_is_promoted_onto_the_stable_deployment(shop: Shop) -> None:
+MAIN_INGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {"name": "api"},
+    "spec": {
+        "ingressClassName": "nginx",
+        "rules": [
+            {
+                "host": "api.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "api", "port": {"number": 80}}},
+                        }
+                    ]
+                },
+            }
+        ],
+    },
+}
+
+
+def final_routing(shop: Shop, provider: str) -> object:
+    """Where the provider's objects send traffic once the canary has ended."""
+    if provider == "gateway-api":
+        return route_weights(shop)
+    if provider == "istio":
+        service = shop.cluster.get("virtualservice", "api", "-n", shop.namespace)
+        route = service["spec"]["http"][-1]["route"]
+        return [(r["destination"]["host"], r["destination"].get("subset"), r.get("weight")) for r in route]
+    gone = shop.cluster.kubectl("get", "ingress", "api-canary", "-n", shop.namespace, check=False)
+    main = shop.cluster.get("ingress", "api", "-n", shop.namespace)
+    backend = main["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    return ("canary Ingress gone" if "NotFound" in gone.stderr else gone.stdout, backend)
+
+
+EXPECTED_FINAL = {
+    "gateway-api": [("api", 100)],
+    "istio": [("api", None, 100)],  # no subset: a later deploy changes the pods' version label
+    "nginx": ("canary Ingress gone", "api"),
+}
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+def test_a_healthy_canary_is_promoted_onto_the_stable_deployment(
+    shop: Shop, prometheus: RunningPrometheus, provider: str
+) -> None:
+    configure(shop, prometheus, provider)
+    if provider == "nginx":
+        shop.cluster.apply(MAIN_INGRESS, namespace=shop.namespace)
+
     result = canary(shop, "start", "--to", CANARY)
 
     assert result.code == 0, result.stderr + result.stdout
     doc = state_of(shop)
     assert doc["phase"] == "succeeded"
     assert [d["verdict"] for d in doc["decisions"]][-2:] == ["pass", "pass"]
-    assert doc["decisions"][-1]["source"].startswith(f"prometheus {shop_prometheus(doc)}")
+    assert doc["decisions"][-1]["source"] == f"prometheus {prometheus.url} (client-golang)"
     assert traffic_events(doc) == [
         f"{STABLE} 100 %, {CANARY} 0 %",
         f"{STABLE} 80 %, {CANARY} 20 %",
@@ -214,18 +275,14 @@ def test_a_healthy_canary_is_promoted_onto_the_stable_deployment(shop: Shop) -> 
         f"{CANARY} 100 %",
     ]
     # The stable Deployment runs the canary's release (deployed as 'goship deploy' deploys); the canary's
-    # Deployment is at zero and the route sends everything to the stable Service.
+    # Deployment is at zero and the provider sends everything to the stable Service.
     stable = deployment(shop, "api")
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPOSITORY}@{digest_of(CANARY)}"
     assert stable["metadata"]["annotations"]["goship.dev/version"] == CANARY
     assert deployment(shop, "api-canary")["spec"]["replicas"] == 0
-    assert route_weights(shop) == [("api", 100)]
+    assert final_routing(shop, provider) == EXPECTED_FINAL[provider]
     history = shop.kube("history", "--json")
     assert [r["version"] for r in history.json()["revisions"]] == [STABLE, CANARY]
-
-
-def shop_prometheus(doc: dict[str, Any]) -> str:
-    return str(doc["decisions"][-1]["source"]).split()[1]
 
 
 def test_a_canary_with_errors_is_rolled_back_and_the_stable_deployment_is_untouched(

@@ -598,6 +598,12 @@ class KubeHpaConfig:
     """The most replicas."""
     cpu_utilization: Annotated[int, _Check(_at_least_one)] = 70
     """Target average CPU use, in percent of the CPU request."""
+    scale_up_percent: Annotated[int, _Check(_at_least_one)] = 100
+    """At most this many percent more pods per 15 s when scaling up (and at least 4 pods)."""
+    scale_down_percent: Annotated[int, _Check(_at_least_one)] = 10
+    """At most this many percent fewer pods per minute when scaling down."""
+    scale_down_stabilization: Annotated[float, _Seconds()] = 300.0
+    """Scale down only to the highest recommendation of this window (a burst after a dip finds the pods)."""
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,15 @@ def test_service_hpa_and_pdb_defaults() -> None:
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "orders"}
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
     assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert hpa["behavior"]["scaleUp"]["policies"] == [
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+    ]
+    assert hpa["behavior"]["scaleDown"] == {
+        "stabilizationWindowSeconds": 300,
+        "selectPolicy": "Min",
+        "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}],
+    }
     assert find(objs, "PodDisruptionBudget")["spec"] == {
         "selector": {"matchLabels": {"app": "orders"}},
         "maxUnavailable": 1,

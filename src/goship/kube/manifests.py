@@ -285,6 +285,24 @@ def autoscaler(work: Workload, config: KubernetesConfig, *, namespace: str | Non
                     },
                 }
             ],
+            # Bounded scaling: up fast (doubling, or 4 pods, every 15 s), down slowly and late.
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [
+                        {"type": "Percent", "value": config.hpa.scale_up_percent, "periodSeconds": 15},
+                        {"type": "Pods", "value": 4, "periodSeconds": 15},
+                    ],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": _seconds(config.hpa.scale_down_stabilization),
+                    "selectPolicy": "Min",
+                    "policies": [
+                        {"type": "Percent", "value": config.hpa.scale_down_percent, "periodSeconds": 60}
+                    ],
+                },
+            },
         },
     }
 

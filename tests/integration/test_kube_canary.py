@@ -396,3 +396,65 @@ def test_a_second_start_while_one_is_active_is_refused_and_abort_rolls_back(shop
     assert doc["phase"] == "failed" and doc["reason"] == "the on-call said so"
     assert route_weights(shop) == [("api", 100)]
     assert deployment(shop, "api-canary")["spec"]["replicas"] == 0
+
+
+def start_in_background(shop: Shop, *args: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "goship", "canary", "start", "--target", "kubernetes", "--to", CANARY]
+    return subprocess.Popen(
+        [*argv, *args, *shop.cluster_args()],
+        cwd=shop.repo.path,
+        env=shop.repo.env(**shop.env()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_stopped_goship_leaves_all_traffic_on_stable_and_the_canary_waiting(shop: Shop) -> None:
+    proc = start_in_background(shop, "--steps", "10,20,30,40,50")
+    try:
+        deadline = time.monotonic() + 60
+        while not any(weight for name, weight in route_weights_or_none(shop) if name == "api-canary"):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.3)
+        # Stopped as soon as the canary has traffic: in its first step's window, or just before the state
+        # names the step (either way the driver must take the traffic back).
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert proc.returncode == 130, err
+    assert "held with all traffic on stable" in err and "canary resume --target kubernetes" in err
+    assert route_weights(shop) == [("api", 100), ("api-canary", 0)]
+    doc = state_of(shop)
+    assert doc["phase"] in ("initializing", "progressing")
+    assert "goship was stopped" in [e for e in doc["events"] if e["kind"] == "note"][-1]["message"]
+
+    aborted = canary(shop, "abort")
+    assert aborted.code == 0, aborted.stderr
+    assert deployment(shop, "api-canary")["spec"]["replicas"] == 0
+
+
+def route_weights_or_none(shop: Shop) -> list[tuple[str, int]]:
+    done = shop.cluster.kubectl("get", "httproute", "api", "-n", shop.namespace, "-o", "json", check=False)
+    if done.returncode != 0:
+        return []
+    weighted = json.loads(done.stdout)["spec"]["rules"][-1]
+    return [(ref["name"], ref["weight"]) for ref in weighted["backendRefs"]]
+
+
+def test_rules_the_provider_cannot_carry_are_refused_before_anything_is_created(
+    shop: Shop, prometheus: RunningPrometheus
+) -> None:
+    configure(shop, prometheus, sticky_header="X-User-Id")
+
+    result = canary(shop, "start", "--to", CANARY)
+
+    assert result.code == 2, result.stderr
+    assert "the Gateway API cannot split traffic by a hash of a header" in result.stderr
+    missing = shop.cluster.kubectl("get", "deployment", "api-canary", "-n", shop.namespace, check=False)
+    assert "NotFound" in missing.stderr
+    assert route_weights_or_none(shop) == []

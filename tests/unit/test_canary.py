@@ -149,6 +149,28 @@ def test_an_in_place_promotion_that_fails_rolls_back_to_stable(tmp_path: Path) -
     assert w.log[-2:] == [("traffic", {"v1": 100}), ("scale", ("v2", 0))]
 
 
+def test_a_stopping_driver_sends_traffic_to_stable_and_a_later_run_enters_the_step_again(
+    tmp_path: Path,
+) -> None:
+    w = World()
+    engine = w.engine(tmp_path / "c.json", spec())
+    engine.begin()
+    w.on_sleep = lambda: (_ for _ in ()).throw(KeyboardInterrupt)  # stopped in its first analysis window
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    w.on_sleep = lambda: None
+
+    held = engine.to_stable("goship was interrupted")
+
+    assert held.phase == "progressing" and held.step == 0
+    assert w.traffic_log()[-2:] == [{"v1": 95, "v2": 5}, {"v1": 100, "v2": 0}]
+    assert held.events[-1].message == "v1 100 %, v2 0 %"
+    assert "goship was interrupted: traffic back to stable" in held.events[-2].message
+    # The next driver takes the canary over: its replicas back, the step entered again.
+    assert w.engine(tmp_path / "c.json", spec()).run(takeover=True).phase == "succeeded"
+    assert w.traffic_log()[3:6] == [{"v1": 100, "v2": 0}, {"v1": 95, "v2": 5}, {"v1": 75, "v2": 25}]
+
+
 def test_step_weight_and_max_weight_make_the_steps() -> None:
     assert CanarySpec(step_weight=20, max_weight=60).weights() == (20, 40, 60)
 

@@ -9,13 +9,14 @@ was killed (traffic goes back to stable first when nobody judged it for an inter
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from goship.errors import UsageError
+from goship.errors import GoshipError, UsageError
 
 if TYPE_CHECKING:
     from goship.cli._images import ImageSession
@@ -236,6 +237,9 @@ def start(
         return dry(f"would start a {plan}", json=json)
     say = say_for(json)
     engine, chosen = _engine(session, stable=stable, release=release, doc=doc, say=say, seen=None)
+    # What the provider will be asked to carry is refused now, before anything is created.
+    first = engine.spec.weights()[0]
+    chosen.router.check(engine.rules({stable: 100 - first, release.version: first}, matches=True))
     work = workload(name, ports=session.chosen.settings.ports, user=session.chosen.settings.user, config=kube)
     canary_live = session.kubectl.get("deployment.apps", canary_name(name))
     session.kubectl.apply(
@@ -246,7 +250,39 @@ def start(
     engine.begin(
         target={"kubernetes": {"namespace": session.namespace, "release": _release_doc(release), "spec": doc}}
     )
-    return _finish(engine.run(), chosen, json=json)
+    return _finish(_drive(engine, takeover=False), chosen, json=json)
+
+
+def _drive(engine: CanaryEngine, *, takeover: bool) -> CanaryState:
+    """Run the canary to its end here. Stopped by Ctrl-C or SIGTERM, the driver sends all traffic back to
+    stable before it goes (the state stays active: ``resume`` takes it over); only a SIGKILL leaves the
+    split as it was until someone resumes or aborts it."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        return engine.run(takeover=takeover)
+    except KeyboardInterrupt:
+        engine.to_stable(f"goship was stopped (pid {os.getpid()})")
+        raise CanaryStopped(engine.canary) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class CanaryStopped(GoshipError):
+    """The driving goship was stopped; its canary waits, traffic on stable, for ``resume``."""
+
+    exit_code = 130
+
+    def __init__(self, canary: str) -> None:
+        super().__init__(
+            f"stopped: the canary of {canary} is held with all traffic on stable",
+            hint="'goship canary resume --target kubernetes' continues it; "
+            "'goship canary abort --target kubernetes' ends it",
+        )
 
 
 def _active(session: _Session, command: str) -> CanaryState:
@@ -380,7 +416,7 @@ def command(
             state = engine.resume()
         if not driven(state, engine.spec.interval_s):
             say(f"nobody judged the canary of {state.canary} for an interval: driving it from here")
-            return _finish(engine.run(), chosen, json=json)
+            return _finish(_drive(engine, takeover=True), chosen, json=json)
         if wait:
             return _finish(
                 _follow(session, state, say, poll_s=min(engine.spec.interval_s, 5.0)), chosen, json=json

@@ -122,6 +122,10 @@ class Router(Protocol):
 
     service_for: dict[str, str]
 
+    def check(self, rules: TrafficRules) -> object:
+        """Refuse ``rules`` the provider cannot carry, or objects of its names that are not goship's,
+        before anything is written."""
+
     def apply(self, rules: TrafficRules) -> None: ...
 
     def delete(self) -> None: ...

@@ -128,13 +128,18 @@ class IstioRouter:
             for service, subsets in self._by_service().items()
         ]
 
-    def apply(self, rules: TrafficRules) -> None:
-        """Write the DestinationRules and the VirtualService carrying ``rules`` in one apply (subsets
-        first, so no route names a subset that does not exist yet)."""
+    def check(self, rules: TrafficRules) -> list[dict[str, Any]]:
+        """The objects :meth:`apply` would write for ``rules``, refused now (nothing written) when Istio
+        cannot carry them or one of the same name is not goship's."""
         objects = [*self.destination_rules(), self.virtual_service(rules)]
         for obj in objects:
             self._owned_or_missing(obj["kind"], obj["metadata"]["name"])
-        self._kubectl.apply(objects)
+        return objects
+
+    def apply(self, rules: TrafficRules) -> None:
+        """Write the DestinationRules and the VirtualService carrying ``rules`` in one apply (subsets
+        first, so no route names a subset that does not exist yet)."""
+        self._kubectl.apply(self.check(rules))
 
     def delete(self) -> None:
         """Remove the VirtualService and DestinationRules goship created; nothing when there are none."""

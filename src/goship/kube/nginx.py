@@ -109,6 +109,11 @@ class NginxRouter:
 
     def apply(self, rules: TrafficRules) -> None:
         """Write the canary Ingress carrying ``rules`` (creating it the first time)."""
+        self._kubectl.apply([self.check(rules)])
+
+    def check(self, rules: TrafficRules) -> dict[str, Any]:
+        """The canary Ingress :meth:`apply` would write for ``rules``, refused now (nothing written) when
+        ingress-nginx cannot carry them, the main Ingress is missing or the name is taken."""
         main = self._kubectl.get(INGRESS, self.main_ingress)
         if main is None:
             raise ClusterError(
@@ -118,7 +123,7 @@ class NginxRouter:
             )
         ingress = self.canary_ingress(rules, main)
         self._owned_or_missing()
-        self._kubectl.apply([ingress])
+        return ingress
 
     def delete(self) -> None:
         """Remove the canary Ingress goship created; nothing when there is none."""

@@ -75,11 +75,16 @@ class GatewayRouter:
             "spec": {"parentRefs": [{"name": self.parent_ref}], "rules": http_rules},
         }
 
-    def apply(self, rules: TrafficRules) -> None:
-        """Replace the route's rules with ``rules`` in one apply (creating the route the first time)."""
+    def check(self, rules: TrafficRules) -> dict[str, Any]:
+        """The route :meth:`apply` would write for ``rules``, refused now (nothing written) when the
+        Gateway API cannot carry them or a route of that name is not goship's."""
         route = self.route(rules)
         self._owned_or_missing()
-        self._kubectl.apply([route])
+        return route
+
+    def apply(self, rules: TrafficRules) -> None:
+        """Replace the route's rules with ``rules`` in one apply (creating the route the first time)."""
+        self._kubectl.apply([self.check(rules)])
 
     def delete(self) -> None:
         """Remove the route goship created; nothing when there is none."""

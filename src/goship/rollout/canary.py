@@ -249,6 +249,16 @@ class CanaryEngine:
         state = self._active("abort")
         return self._roll_back(self._save(self._phase(state, "rolling-back", reason)))
 
+    def to_stable(self, why: str) -> CanaryState:
+        """All traffic back to stable, the canary left as it is for a later :meth:`run` (which enters the
+        step again): what a driver that is stopping does so that no traffic stays on an unjudged canary."""
+        state = self._load()
+        if not state.active:
+            return state
+        # Whatever the phase says: a step's weight is applied before the phase that names it is saved.
+        state = self._event(state, "note", f"{why}: traffic back to stable until the canary is resumed")
+        return self._route(self._save(state), {self.stable: 100, self.canary: 0}, matches=False)
+
     def explain(self) -> tuple[Decision, ...]:
         """Every analysis so far, oldest first, with the numbers behind each verdict."""
         return self._load().decisions
@@ -512,15 +522,20 @@ class CanaryEngine:
 
     # -- ports and persistence --------------------------------------------------------------------
 
-    def _route(self, state: CanaryState, weights: Mapping[str, int], *, matches: bool) -> CanaryState:
+    def rules(self, weights: Mapping[str, int], *, matches: bool) -> TrafficRules:
+        """The traffic rules for ``weights``; with ``matches``, the spec's header matches, sticky header and
+        mirror too (as while the canary is analysed)."""
         mirror = matches and self.spec.mirror_percent > 0
-        rules = TrafficRules(
+        return TrafficRules(
             weights=dict(weights),
             matches=self.spec.matches if matches else (),
             sticky_header=self.spec.sticky_header if matches else None,
             mirror_version=self.canary if mirror else None,
             mirror_percent=self.spec.mirror_percent if mirror else 0,
         )
+
+    def _route(self, state: CanaryState, weights: Mapping[str, int], *, matches: bool) -> CanaryState:
+        rules = self.rules(weights, matches=matches)
         self.router.apply(rules)
         shown = ", ".join(f"{v} {w} %" for v, w in weights.items())
         return self._save(self._event(state, "traffic", shown))

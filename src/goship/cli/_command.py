@@ -34,6 +34,9 @@ class Parameter:
     """The option's names instead of ``--<name>``: ``"--from"``, ``["--module", "-m"]``."""
     negative: str | Sequence[str] | None = None
     """A bool's names that set it False: None gives ``--no-<name>``, ``()`` gives none."""
+    help: str = ""
+    """Its help when the docstring's Parameters section has no entry for it: for an option several
+    commands share (``Annotated`` once, used by each)."""
 
 
 _KINDS: dict[type, str] = {str: "TEXT", int: "INT", float: "NUMBER", Path: "PATH", bool: ""}
@@ -221,7 +224,7 @@ class Command:
                 positional=positional,
                 required=p.default is p.empty,
                 default=None if p.default is p.empty else p.default,
-                description=descriptions.get(p.name, ""),
+                description=descriptions.get(p.name, spec.help),
             )
             (self.positionals if positional else self.options).append(option)
 

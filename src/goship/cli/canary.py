@@ -1,6 +1,7 @@
 """``goship canary``: canary releases on the local runtime — ``start`` a new version beside the one that
 runs, then ``status``, ``pause``, ``resume``, ``promote``, ``abort`` and ``explain``; the runtime daemon
-judges it (see :mod:`goship.local.canary`). ``simulate`` runs every judge on the same synthetic traffic."""
+judges it (see :mod:`goship.local.canary`). With ``--target kubernetes`` each command is
+:mod:`goship.cli.canary_kube`'s. ``simulate`` runs every judge on the same synthetic traffic."""
 
 from __future__ import annotations
 
@@ -20,15 +21,38 @@ if TYPE_CHECKING:
 
 app = App(
     name="canary",
-    help="Canary releases on the local runtime: start, status, pause, resume, promote, abort, explain; "
+    help="Canary releases on the local runtime or a cluster (--target kubernetes): start, status, pause, "
+    "resume, promote, abort, explain; "
     "'simulate' compares the judges on synthetic traffic.",
 )
 
 Json = Annotated[bool, Parameter(negative=())]
 Flag = Annotated[bool, Parameter(negative=())]
 JudgeName = Literal["sequential", "threshold", "mann-whitney"]
-Target = Literal["local", "kubernetes"]
-Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"])]
+Target = Annotated[
+    Literal["local", "kubernetes"],
+    Parameter(
+        help="local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the "
+        "canary's state lives in an annotation there)."
+    ),
+]
+Namespace = Annotated[
+    str | None,
+    Parameter(
+        name=["--namespace", "-n"],
+        help="With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).",
+    ),
+]
+Kubeconfig = Annotated[
+    Path | None, Parameter(help="With --target kubernetes: the kubeconfig file (default: as kubectl's).")
+]
+Context = Annotated[
+    str | None, Parameter(help="With --target kubernetes: the kubeconfig context (default: its current one).")
+]
+KubectlProgram = Annotated[
+    str | None,
+    Parameter(help="With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl)."),
+]
 
 
 def _directory(service: str | None, store: Path | None) -> tuple[str, Path]:
@@ -201,21 +225,26 @@ def start(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
-    """Start a canary of another version beside the one the local runtime runs.
+    """Start a canary of another version beside the one the local runtime (or the cluster) runs.
 
     Traffic shifts to it step by step (5 % → 25 % → 50 % → promotion by default), each step judged
     against the stable version; a healthy canary is promoted, a bad one rolled back, by the runtime
     daemon. Returns at once unless --wait.
+    With --target kubernetes: a <service>-canary Deployment and Service beside the stable ones, traffic
+    moved by goship.yaml's kubernetes.canary provider, judged from canary.metrics' Prometheus; this
+    goship drives it to the end (exit 0 promoted, 1 rolled back; Ctrl-C puts all traffic back on stable
+    and leaves it for 'resume').
     Settings come from goship.yaml's canary section; the options below override them.
 
     Parameters
     ----------
     to
-        The canary: a git revision (built into the store) or an image in the store (e.g. hello:v1.4.0).
+        The canary: a git revision (built into the store) or an image in the store (e.g. hello:v1.4.0);
+        with --target kubernetes, a release version 'goship publish' recorded (e.g. v1.4.0).
     steps
         Canary percent per step, e.g. 5,25,50.
     interval
@@ -238,17 +267,6 @@ def start(
         Say what would start, start nothing.
     json
         Print one JSON document: {"action", "canary"} (with --wait, the canary's whole record).
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
 
     Example: goship canary start --to v1.4.0 --wait
     """
@@ -334,9 +352,9 @@ def status(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Where the service's canary stands: phase, step and weight, the last analysis.
 
@@ -351,17 +369,6 @@ def status(
         goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the state (null when none), "judged", "runtime"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube
@@ -401,9 +408,9 @@ def explain(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Why the canary went as it did, step by step.
 
@@ -420,17 +427,6 @@ def explain(
         goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the whole record, with "decisions" and "events"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube
@@ -505,9 +501,9 @@ def pause(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Hold the canary at its step.
 
@@ -524,17 +520,6 @@ def pause(
         Say what would be paused, do nothing.
     json
         Print {"action", "phase", "paused", "canary"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube
@@ -569,9 +554,9 @@ def promote(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Promote the canary now, skipping the steps left.
 
@@ -591,17 +576,6 @@ def promote(
         Say what would be promoted, do nothing.
     json
         Print {"action", "phase", "canary"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube
@@ -637,9 +611,9 @@ def abort(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Roll the canary back now.
 
@@ -658,17 +632,6 @@ def abort(
         Say what would be rolled back, do nothing.
     json
         Print {"action", "phase", "canary"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube
@@ -706,9 +669,9 @@ def resume(
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
 ) -> int:
     """Let a paused canary go on, or continue one whose judge is gone (goship or its runtime was killed).
 
@@ -727,17 +690,6 @@ def resume(
         Say what would happen, do nothing.
     json
         Print {"action", "canary"} as one JSON document.
-    target
-        local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the
-        canary's state lives in an annotation there).
-    namespace
-        With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).
-    kubeconfig
-        With --target kubernetes: the kubeconfig file (default: as kubectl's).
-    context
-        With --target kubernetes: the kubeconfig context (default: its current one).
-    kubectl
-        With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl).
     """
     if target == "kubernetes":
         from goship.cli import canary_kube

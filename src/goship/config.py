@@ -730,7 +730,7 @@ class GoshipConfig:
     images: ImagesConfig = field(default_factory=ImagesConfig)
     """Image naming, the local store and tags."""
     canary: CanaryConfig = field(default_factory=CanaryConfig)
-    """Canary releases on the local runtime."""
+    """Canary releases, on the local runtime and on Kubernetes."""
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     """The Kubernetes target: rendered manifests, deploy, history and rollback."""
 

@@ -96,7 +96,7 @@ def build_app() -> App:
     app.command(
         "goship.cli.canary:app",
         name="canary",
-        help="Canary releases on the local runtime: start, status, pause, resume, promote, abort, explain.",
+        help="Canary releases on the local runtime or a cluster: start, status, pause, resume, promote, abort, explain.",
     )
     app.command(
         "goship.cli.kube:render",

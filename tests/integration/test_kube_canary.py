@@ -342,7 +342,7 @@ def test_a_canary_whose_goship_was_killed_is_resumed_from_its_annotation(shop: S
     doc = state_of(shop)
     assert doc["phase"] == "succeeded"
     notes = [e["message"] for e in doc["events"] if e["kind"] == "note"]
-    assert any("was not judged" in n and "traffic back to stable" in n for n in notes), notes
+    assert any(n.startswith("taken over") and "traffic back to stable" in n for n in notes), notes
     assert f"{STABLE} 100 %, {CANARY} 0 %" in traffic_events(doc)[2:]
     assert max(d["step"] for d in doc["decisions"]) >= killed_at
     assert deployment(shop, "api")["metadata"]["annotations"]["goship.dev/version"] == CANARY

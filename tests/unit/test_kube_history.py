@@ -4,13 +4,14 @@ and the revisions read from a Deployment's ReplicaSets."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from goship.kube.history import (
     DeployHistory,
     DeployRecord,
     State,
+    merge,
     parse_records,
     previous_template,
     prune,
@@ -179,3 +180,54 @@ def test_the_previous_template_is_the_newest_older_revision_without_its_hash_lab
     assert sets[1]["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == "5bb67ffb4d"  # a copy
     assert previous_template(deployment, sets[2:3]) is None
     assert previous_template(None, sets) is None
+
+
+def test_a_record_whose_write_landed_before_its_answer_was_lost_is_not_added_again() -> None:
+    base = [record(1, "complete")]
+    mine = [*base, record(2, "progressing")]
+
+    merged = merge(base, mine, mine, own={2})
+
+    assert merged.records == mine
+    assert merged.renamed == {}
+
+
+def test_a_landed_record_another_run_settled_meanwhile_is_kept_as_settled_not_doubled() -> None:
+    base = [record(1, "complete")]
+    mine = [*base, record(2, "progressing")]
+    theirs = [*base, replace(record(2, "progressing"), state="complete", revision=2)]
+
+    merged = merge(base, mine, theirs, own={2})
+
+    assert merged.records == theirs
+
+
+def test_two_deploys_at_once_keep_both_records_the_later_one_renumbered() -> None:
+    base = [record(1, "complete")]
+    mine = [*base, record(2, "progressing", version="v2.0.0")]
+    theirs = [*base, record(2, "progressing", version="v3.0.0")]
+
+    merged = merge(base, mine, theirs, own={2})
+
+    assert [(r.id, r.version) for r in merged.records] == [(1, "v1.1.0"), (2, "v3.0.0"), (3, "v2.0.0")]
+    assert merged.renamed == {2: 3}
+
+
+def test_a_runs_own_outcome_wins_and_its_settling_of_anothers_record_yields() -> None:
+    base = [record(1, "progressing"), record(2, "progressing")]
+    mine = [replace(base[0], state="failed"), replace(base[1], state="complete")]
+    theirs = [replace(base[0], state="complete"), replace(base[1], state="undone"), record(3, "progressing")]
+
+    merged = merge(base, mine, theirs, own={2})
+
+    assert [(r.id, r.state) for r in merged.records] == [(1, "complete"), (2, "complete"), (3, "progressing")]
+
+
+def test_a_change_to_a_record_nobody_else_touched_is_kept() -> None:
+    base = [record(1, "applied")]
+    mine = [replace(base[0], state="complete")]
+
+    assert merge(base, mine, [*base, record(2, "progressing")], own=set()).records == [
+        mine[0],
+        record(2, "progressing"),
+    ]

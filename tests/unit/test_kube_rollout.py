@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from goship.kube.kubectl import ClusterError
 from goship.kube.rollout import rollout_status, watch_rollout
 
 
@@ -235,3 +236,65 @@ def test_progress_resets_the_stall_clock_and_an_unobserved_spec_is_never_stale()
     assert outcome.verdict == unobserved.verdict == "timeout"
     assert outcome.message.startswith("timed out after 30s")
     assert unobserved.message == "timed out after 30s: Waiting for deployment spec update to be observed..."
+
+
+def unreachable() -> ClusterError:
+    return ClusterError(
+        "cannot reach the Kubernetes API server: Unable to connect to the server: EOF (gave up after 5 attempts)",
+        reason="Unreachable",
+        transient=True,
+        attempts=5,
+    )
+
+
+def test_reads_that_fail_mid_watch_are_read_past_and_the_rollout_judged_when_seen_again() -> None:
+    clock = FakeClock()
+    states = reader(RECORDED_SUCCESS[1:])
+    heard: list[str] = []
+    reads = iter(range(100))
+
+    def flaky() -> dict[str, Any]:
+        if next(reads) in (2, 3, 4):
+            raise unreachable()
+        return next(states)
+
+    outcome = watch_rollout(
+        flaky, timeout=60, interval=0.5, clock=clock, sleep=clock.sleep, on_status=heard.append
+    )
+
+    assert outcome.verdict == "complete"
+    assert outcome.seconds == pytest.approx(5.0)  # 8 reads and 3 failed ones, 10 pauses
+    assert heard.count("cannot read the Deployment (Unreachable); watching on") == 1
+
+
+def test_a_watch_that_cannot_read_until_its_timeout_raises_instead_of_judging() -> None:
+    clock = FakeClock()
+    reads = iter(range(100))
+
+    def lost() -> dict[str, Any]:
+        if next(reads) == 0:
+            return deployment(*RECORDED_STALL[0])
+        raise unreachable()
+
+    with pytest.raises(ClusterError) as raised:
+        watch_rollout(lost, timeout=10, interval=1, clock=clock, sleep=clock.sleep)
+
+    assert raised.value.reason == "Unreachable"
+    assert raised.value.message.startswith(
+        "watching the rollout: the Deployment could not be read for the last 9s, until the watch's timeout (10s): "
+        "cannot reach the Kubernetes API server"
+    )
+    assert "goship history" in str(raised.value.hint)
+    assert clock.now == 110.0
+
+
+def test_a_refusal_mid_watch_ends_it_at_once() -> None:
+    clock = FakeClock()
+
+    def forbidden() -> dict[str, Any]:
+        raise ClusterError("kubectl get deployment.apps api: the API server refused", reason="Forbidden")
+
+    with pytest.raises(ClusterError):
+        watch_rollout(forbidden, timeout=10, clock=clock, sleep=clock.sleep)
+
+    assert clock.now == 100.0

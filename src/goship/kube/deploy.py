@@ -21,7 +21,7 @@ from typing import Any, Literal
 from goship.config import KubernetesConfig
 from goship.errors import CheckFailedError, GoshipError
 from goship.kube.history import Action, DeployHistory, DeployRecord, now_rfc3339, previous_template
-from goship.kube.kubectl import Kubectl
+from goship.kube.kubectl import ClusterError, Kubectl
 from goship.kube.manifests import (
     ANNOTATION_AUTOSCALED,
     ANNOTATION_COMMIT,
@@ -327,8 +327,14 @@ class Deployer:
         try:
             stored = self.kubectl.apply(objects, force_conflicts=force_conflicts)
         except GoshipError as err:
+            # A refusal was not applied; after a fault that outlasted the retries nobody knows, and the
+            # record stays undecided for the next run to settle from the live Deployment.
+            if isinstance(err, ClusterError) and err.transient:
+                changes: dict[str, Any] = {"reason": f"maybe not applied: {err.message}"[:500]}
+            else:
+                changes = {"state": "failed", "reason": f"not applied: {err.message}"[:500]}
             with contextlib.suppress(GoshipError):  # the refusal is what to report
-                history.update(record.id, state="failed", reason=f"not applied: {err.message}"[:500])
+                history.update(record.id, **changes)
             raise
         return record, stored
 

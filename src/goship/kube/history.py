@@ -4,8 +4,13 @@ Kubernetes keeps a Deployment's old pod templates in its ReplicaSets, but only `
 of them, and not whether a rollout of one ever succeeded. goship keeps its own record in a ConfigMap
 (``goship-<service>-history``, field manager goship): each deploy, rollback and undo with its version,
 digest, commit, time, outcome, and the Deployment exactly as goship applied it — so a rollback re-applies
-a known-good state whatever ReplicaSets are left. Writes carry the ConfigMap's resourceVersion: two
-deploys at once cannot silently drop each other's entries.
+a known-good state whatever ReplicaSets are left.
+
+Writes are guarded: the first one is a ``create`` (AlreadyExists if another deploy made it first), every
+later one a server-side apply carrying the resourceVersion read. A 409 — another deploy wrote meanwhile,
+or a repeat of this run's own write whose answer was lost — makes the write re-read the ConfigMap, lay
+this run's changes over what it holds (:func:`merge`) and write again: two deploys at once keep both
+their entries, and a write that landed twice is one entry.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
-from goship.kube.kubectl import Kubectl
+from goship.kube.kubectl import FIELD_MANAGER, ClusterError, Kubectl
 from goship.kube.manifests import (
     ANNOTATION_COMMIT,
     ANNOTATION_DIGEST,
@@ -34,6 +39,8 @@ State = Literal["progressing", "applied", "complete", "failed", "undone"]
 """progressing: applied and being watched (or the watcher died); applied: not watched (--no-wait);
 complete: the rollout finished; failed: it did not and was left so; undone: it did not and was undone."""
 _STATES = set(get_args(State))
+WRITE_ATTEMPTS = 5
+"""Writes of the history tried, each after re-reading it, before a run of 409s counts as a failure."""
 
 
 def history_name(service: str) -> str:
@@ -79,34 +86,75 @@ class DeployHistory:
         self.limit = limit
         self.records: list[DeployRecord] = []
         self._resource_version: str | None = None
+        self._stored: list[DeployRecord] = []
+        """The records as the ConfigMap held them when last read or written: what this run changed is
+        the difference."""
+        self._own: set[int] = set()
+        """Ids of the records this run added: its changes to them win over another writer's."""
 
     @classmethod
     def load(cls, kubectl: Kubectl, service: str, *, limit: int) -> DeployHistory:
         history = cls(kubectl, service, limit=limit)
-        found = kubectl.get("configmap", history_name(service))
-        if found is not None:
-            history._resource_version = found["metadata"].get("resourceVersion")
-            history.records = parse_records(found.get("data", {}).get(HISTORY_KEY, "[]"))
+        history._read()
+        history.records = list(history._stored)
         return history
 
     def next_id(self) -> int:
         return max((r.id for r in self.records), default=0) + 1
 
     def add(self, record: DeployRecord) -> DeployRecord:
+        """Append ``record`` and write; the record as stored (with another id when a concurrent deploy
+        took this one)."""
         self.records.append(record)
+        self._own.add(record.id)
         self.save()
-        return record
+        return next((r for r in reversed(self.records) if _same_deploy(r, replace(record, id=r.id))), record)
 
     def update(self, record_id: int, **changes: Any) -> DeployRecord:
         for i, r in enumerate(self.records):
             if r.id == record_id:
-                self.records[i] = replace(r, **changes)
+                self.records[i] = updated = replace(r, **changes)
                 self.save()
-                return self.records[i]
+                return next((x for x in self.records if x.id == record_id), updated)
         raise KeyError(record_id)
 
     def save(self) -> None:
-        self.records = prune(self.records, self.limit)
+        """Write the records; after a 409 re-read, merge and write again (at most ``WRITE_ATTEMPTS`` times)."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            self.records = prune(self.records, self.limit)
+            try:
+                stored = self._write()
+            except ClusterError as err:
+                if err.reason != "Conflict":
+                    raise
+                if attempt == WRITE_ATTEMPTS:
+                    raise ClusterError(
+                        f"the history of {self.service} changed under each of {attempt} writes: {err.message}",
+                        reason="Conflict",
+                        hint="other goship deploys of this service are writing at the same time; run again",
+                    ) from err
+                if not self._rebase():
+                    return  # what this run changed is stored already
+                continue
+            self._resource_version = stored["metadata"].get("resourceVersion")
+            self._stored = list(self.records)
+            return
+
+    def _read(self) -> None:
+        found = self.kubectl.get("configmap", history_name(self.service))
+        self._resource_version = None if found is None else found["metadata"].get("resourceVersion")
+        self._stored = [] if found is None else parse_records(found.get("data", {}).get(HISTORY_KEY, "[]"))
+
+    def _rebase(self) -> bool:
+        """Re-read the ConfigMap and lay this run's changes over it; whether anything is left to write."""
+        base, mine = self._stored, self.records
+        self._read()
+        merged = merge(base, mine, self._stored, own=self._own)
+        self._own = {merged.renamed.get(i, i) for i in self._own}
+        self.records = merged.records
+        return prune(self.records, self.limit) != self._stored
+
+    def _write(self) -> dict[str, Any]:
         config_map: Manifest = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -120,10 +168,22 @@ class DeployHistory:
             },
             "data": {HISTORY_KEY: json.dumps([asdict(r) for r in self.records], separators=(",", ":"))},
         }
-        if self._resource_version is not None:
-            config_map["metadata"]["resourceVersion"] = self._resource_version
-        (stored,) = self.kubectl.apply([config_map])
-        self._resource_version = stored["metadata"].get("resourceVersion")
+        if self._resource_version is None:
+            # Of two first deploys one makes it, the other is told AlreadyExists and merges: safe to
+            # repeat for this caller, which re-reads on that 409.
+            made: dict[str, Any] = self.kubectl.json(
+                "create",
+                f"--field-manager={FIELD_MANAGER}",
+                "-f",
+                "-",
+                input=json.dumps(config_map),
+                repeatable=True,
+            )
+            return made
+        config_map["metadata"]["resourceVersion"] = self._resource_version
+        # The resourceVersion is the guard; the fields are goship's (taking over from its own create).
+        (stored,) = self.kubectl.apply([config_map], force_conflicts=True)
+        return stored
 
     def settle(self, live: Mapping[str, Any] | None) -> None:
         """Decide the newest record if it was left undecided (--no-wait, or a watcher that died): complete
@@ -174,6 +234,57 @@ def parse_records(text: str) -> list[DeployRecord]:
         except TypeError:
             continue
     return records
+
+
+def _same_deploy(a: DeployRecord, b: DeployRecord) -> bool:
+    """One deploy, whatever became of it since: the id and everything but the outcome (state, revision,
+    reason) agree. Two runs that applied the same Deployment in the same second count as one."""
+    return replace(a, state=b.state, revision=b.revision, reason=b.reason) == b
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What :func:`merge` made."""
+
+    records: list[DeployRecord]
+    """Oldest first."""
+    renamed: dict[int, int]
+    """Ids of records added here that another writer took meanwhile, to the ids they have now."""
+
+
+def merge(
+    base: Sequence[DeployRecord],
+    mine: Sequence[DeployRecord],
+    theirs: Sequence[DeployRecord],
+    *,
+    own: Collection[int],
+) -> Merged:
+    """Three-way: the records this run added or changed since it read ``base``, laid over ``theirs``
+    (what the ConfigMap holds now).
+
+    - A record added here and already in ``theirs`` as the same deploy (this run's write, whose answer was
+      lost, landed) is not added again; one whose id another writer took gets the next free id.
+    - A record changed here replaces theirs when it is one of this run's own (``own``) or nobody else
+      changed it; otherwise (another run settled it meanwhile) theirs stands.
+    """
+    before = {r.id: r for r in base}
+    merged = {r.id: r for r in theirs}
+    renamed: dict[int, int] = {}
+    for r in mine:
+        old = before.get(r.id)
+        if old == r:
+            continue
+        there = merged.get(r.id)
+        if old is None:
+            if there is not None and _same_deploy(there, r):
+                continue
+            if there is not None:
+                renamed[r.id] = max(merged) + 1
+                r = replace(r, id=renamed[r.id])
+            merged[r.id] = r
+        elif there is None or there == old or r.id in own:
+            merged[r.id] = r
+    return Merged([merged[i] for i in sorted(merged)], renamed)
 
 
 def prune(records: Sequence[DeployRecord], limit: int) -> list[DeployRecord]:

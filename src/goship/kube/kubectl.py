@@ -5,15 +5,25 @@ proxies and the API server's own answers behave exactly as they do for the perso
 Objects go in and come out as JSON; kubectl's failures become goship's errors: a cluster that refuses
 or cannot be reached is a :class:`ClusterError` (exit 4), a missing kubectl an environment failure
 (exit 3), a kubeconfig without the context asked for a usage error (exit 2).
+
+Transient faults — the API server unreachable or the connection broken (refused, reset, EOF, GOAWAY),
+5xx (InternalError, ServiceUnavailable, Timeout) and 429 TooManyRequests — are retried with capped
+exponential backoff and jitter, but only for requests that are safe to repeat: reads, server-side apply
+(the same apply twice is the same object), ``delete --ignore-not-found``, and writes guarded by a
+resourceVersion (or a ``create``) whose caller re-reads on the 409 a repeat of a write that already
+landed gets. Anything else (an unguarded patch, a create nobody re-reads after) fails at the first fault:
+it may have been carried out. Forbidden, Invalid, NotFound and Conflict are answers, never retried here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +35,11 @@ FIELD_MANAGER = "goship"
 KUBECTL_ENV = "GOSHIP_KUBECTL"
 """Names the kubectl program when --kubectl does not."""
 
-Reason = Literal["NotFound", "Forbidden", "Conflict", "Invalid", "Unreachable", "Failed"]
+Reason = Literal[
+    "NotFound", "Forbidden", "Conflict", "Invalid", "Unreachable", "ServerError", "TooManyRequests", "Failed"
+]
+"""As Kubernetes names the refusal; Unreachable: no answer (refused, reset, EOF, timeout); ServerError:
+a 5xx (InternalError, ServiceUnavailable, Timeout); TooManyRequests: a 429; Failed: anything else."""
 
 RBAC_HINT = (
     "goship needs the Role in the README ('Kubernetes: RBAC'): deployments, replicasets, services, "
@@ -39,11 +53,32 @@ _UNREACHABLE = (
     "Unable to connect to the server",
     "was refused - did you specify the right host or port",
     "connection refused",
+    "connection reset by peer",
+    "broken pipe",
+    "http2: server sent GOAWAY",
+    "http2: client connection lost",
+    "use of closed network connection",
     "no such host",
     "i/o timeout",
     "context deadline exceeded",
     "TLS handshake timeout",
 )
+# client-go's url.Error: the request was sent (or tried) and the transport failed, e.g.
+# 'error when creating "STDIN": Post "https://…/configmaps": EOF'.
+_TRANSPORT_ERROR = re.compile(r'\b(?:Get|Post|Put|Patch|Delete|Head) "https?://[^"]*": ')
+# Unreachable, but the same the next time: a wrong name or certificate is not waited out.
+_PERMANENT = ("no such host", "x509:", "certificate", "server gave HTTP response to HTTPS client")
+_SERVER_FAULTS = {"InternalError", "ServiceUnavailable", "Timeout", "ServerTimeout"}
+# What kubectl prints for a 5xx / 429 whose body was no Status (then without a reason in parentheses).
+_SERVER_FAULT_TEXT = (
+    "Internal error occurred: ",
+    "has prevented the request from succeeding",
+    "the server is currently unable to handle the request",
+    "the server was unable to return a response in the time allotted",
+    "etcdserver: request timed out",
+    "etcdserver: leader changed",
+)
+_TOO_MANY_TEXT = ("the server has received too many requests", "Too many requests")
 _CONFIG = re.compile(
     r"Error in configuration|no configuration has been provided|context was not found|context \"[^\"]*\" does not exist"
 )
@@ -52,11 +87,22 @@ _MAX_MESSAGE = 2000
 
 class ClusterError(RemoteError):
     """The API server refused a request or could not be reached; ``reason`` says which, as Kubernetes
-    names it (NotFound, Forbidden, Conflict, Invalid) or Unreachable / Failed."""
+    names it (NotFound, Forbidden, Conflict, Invalid, ServerError, TooManyRequests) or Unreachable / Failed.
+    ``transient``: the same request may well succeed when made again; ``attempts``: how often it was made."""
 
-    def __init__(self, message: str, *, reason: Reason, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Reason,
+        hint: str | None = None,
+        transient: bool = False,
+        attempts: int = 1,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+        self.transient = transient
+        self.attempts = attempts
 
 
 def classify(stderr: str, *, command: str) -> ClusterError | UsageError:
@@ -97,13 +143,84 @@ def classify(stderr: str, *, command: str) -> ClusterError | UsageError:
             reason="Invalid",
             hint="'goship render' prints what goship sends; check goship.yaml's kubernetes section",
         )
-    if any(marker in text for marker in _UNREACHABLE):
+    if server_reason == "AlreadyExists":
+        return ClusterError(
+            f"{command}: {text}",
+            reason="Conflict",
+            hint="someone made it at the same moment (another goship deploy?); run the command again",
+        )
+    if server_reason in _SERVER_FAULTS or any(marker in text for marker in _SERVER_FAULT_TEXT):
+        return ClusterError(
+            f"{command}: the API server failed: {text}",
+            reason="ServerError",
+            hint="the API server (or etcd, or an admission webhook) is unwell; check 'kubectl get --raw=/readyz?verbose'",
+            transient=True,
+        )
+    if server_reason == "TooManyRequests" or any(marker in text for marker in _TOO_MANY_TEXT):
+        return ClusterError(
+            f"{command}: the API server is overloaded and asked to come back later: {text}",
+            reason="TooManyRequests",
+            hint="the API server's priority and fairness limits turned it away; run the command again later",
+            transient=True,
+        )
+    if any(marker in text for marker in _UNREACHABLE) or (not server and _TRANSPORT_ERROR.search(text)):
         return ClusterError(
             f"cannot reach the Kubernetes API server: {text}",
             reason="Unreachable",
             hint="check the cluster is up and --kubeconfig / --context name it ('kubectl cluster-info')",
+            transient=not any(marker in text for marker in _PERMANENT),
         )
     return ClusterError(f"{command} failed: {text}", reason="Failed")
+
+
+_READS = {"get", "describe", "explain", "api-resources", "api-versions", "version", "cluster-info"}
+_GUARD = re.compile(r'"resourceVersion"\s*:\s*"[^"]+"')
+
+
+def safe_to_repeat(args: Sequence[str], input: str | None = None) -> bool:
+    """Whether ``kubectl ARGS`` (with ``input`` on stdin) may be made again after a fault that leaves
+    unknown whether it was carried out: a read, a server-side apply, a ``delete --ignore-not-found``, or
+    a write guarded by a resourceVersion (the repeat of one that landed is refused with a 409)."""
+    words = [a for a in args if not a.startswith("-")]
+    verb = words[0] if words else ""
+    sub = words[1] if len(words) > 1 else ""
+    if verb in _READS or (verb, sub) in {("rollout", "status"), ("rollout", "history"), ("auth", "can-i")}:
+        return True
+    if verb == "apply":
+        return "--server-side" in args or "--server-side=true" in args
+    if verb == "delete":
+        return "--ignore-not-found" in args or "--ignore-not-found=true" in args
+    if verb in ("patch", "replace", "scale", "annotate", "label"):
+        guarded = any(a.startswith(("--resource-version=", "--current-replicas=")) for a in args)
+        return guarded or any(_GUARD.search(text) for text in (input or "", *args))
+    return False
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How hard goship tries a request that is safe to repeat before the API server counts as failing."""
+
+    attempts: int = 5
+    """Tries per request, the first included."""
+    base_delay: float = 0.25
+    """Seconds before the second try; each later try waits twice as long, up to ``max_delay``."""
+    max_delay: float = 4.0
+    budget: float = 10.0
+    """Seconds from the first try after which no further try is started."""
+    jitter: float = 0.5
+    """The share of each wait drawn at random, so that many clients do not come back in step."""
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    draw: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    """A number in [0, 1): the jitter's source."""
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed try number ``attempt`` (from 1)."""
+        capped = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return capped * (1 - self.jitter) + capped * self.jitter * self.draw()
+
+
+NO_RETRY = Retry(attempts=1)
 
 
 @dataclass(frozen=True)
@@ -119,6 +236,8 @@ class Kubectl:
     """Per request; an API server that does not answer is an error, not a hang."""
     cwd: Path = Path(".")
     env: Mapping[str, str] | None = None
+    retry: Retry = Retry()
+    """For requests safe to repeat (:func:`safe_to_repeat`) that met a transient fault."""
 
     @classmethod
     def from_options(
@@ -150,10 +269,51 @@ class Kubectl:
             flags.append(f"--namespace={self.namespace}")
         return [self.program, *flags, *args]
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> _proc.Completed:
-        """``kubectl [flags] ARGS``; a failure is raised as goship's error unless ``check`` is false."""
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True, repeatable: bool | None = None
+    ) -> _proc.Completed:
+        """``kubectl [flags] ARGS``; a failure is raised as goship's error unless ``check`` is false.
+        A transient fault is retried under ``retry`` when the request is ``repeatable`` (by default:
+        :func:`safe_to_repeat`; a caller that re-reads after a 409 may say so for its ``create``)."""
+        command = f"kubectl {' '.join(args[:3])}"
+        if repeatable is None:
+            repeatable = safe_to_repeat(args, input)
+        policy = self.retry
+        start = policy.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            done = self._run_once(args, input)
+            if done.ok or not check:
+                return done
+            err = classify(done.stderr, command=command)
+            if not isinstance(err, ClusterError) or not err.transient:
+                raise err
+            if not repeatable:
+                raise ClusterError(
+                    f"{err.message} (not retried: {command} is not safe to repeat, and may have been "
+                    "carried out)",
+                    reason=err.reason,
+                    hint=err.hint,
+                    transient=True,
+                )
+            wait = policy.delay(attempt)
+            spent = policy.clock() - start
+            if attempt >= policy.attempts or spent + wait > policy.budget:
+                what = "" if err.message.startswith(command) else f" on {command}"
+                raise ClusterError(
+                    f"{err.message} (gave up{what} after {attempt} attempt{'s' if attempt > 1 else ''} "
+                    f"in {spent:.1f}s)",
+                    reason=err.reason,
+                    hint=err.hint,
+                    transient=True,
+                    attempts=attempt,
+                ) from err
+            policy.sleep(wait)
+
+    def _run_once(self, args: Sequence[str], input: str | None) -> _proc.Completed:
         try:
-            done = _proc.run(self.argv(*args), cwd=self.cwd, env=self.env, input=input)
+            return _proc.run(self.argv(*args), cwd=self.cwd, env=self.env, input=input)
         except FileNotFoundError as exc:
             raise EnvironmentFailure(
                 f"kubectl is not installed (looked for {self.program!r})",
@@ -161,13 +321,10 @@ class Kubectl:
             ) from exc
         except PermissionError as exc:
             raise EnvironmentFailure(f"cannot run kubectl at {self.program!r}: {exc.strerror}") from exc
-        if check and not done.ok:
-            raise classify(done.stderr, command=f"kubectl {' '.join(args[:3])}")
-        return done
 
-    def json(self, *args: str, input: str | None = None) -> Any:
+    def json(self, *args: str, input: str | None = None, repeatable: bool | None = None) -> Any:
         """``kubectl ARGS -o json``, parsed."""
-        out = self.run(*args, "-o", "json", input=input).stdout
+        out = self.run(*args, "-o", "json", input=input, repeatable=repeatable).stdout
         try:
             return json.loads(out)
         except json.JSONDecodeError as exc:

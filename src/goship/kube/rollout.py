@@ -13,6 +13,10 @@ waits out forever: the controller never flags the deadline while the ``Progressi
 says ``NewReplicaSetAvailable`` (it does not estimate progress after a completed rollout; seen when a
 Deployment made by ``kubectl apply`` is taken over and rolled at once). The watch calls such a rollout
 stalled once it has made no progress for ``progressDeadlineSeconds``, as the controller would have.
+
+A read that fails for a transient reason (the API server unreachable, a 5xx or 429 past
+:class:`~goship.kube.kubectl.Kubectl`'s own retries) says nothing about the rollout: the watch reads on
+until its timeout, and only then raises — a lost watch is not a failed rollout, and nothing is undone for it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from goship.kube.kubectl import ClusterError
 
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 """The Progressing condition's reason when a rollout made no progress for progressDeadlineSeconds."""
@@ -126,13 +132,39 @@ def watch_rollout(
     on_status: Callable[[str], None] | None = None,
 ) -> RolloutOutcome:
     """Read the Deployment every ``interval`` seconds until :func:`rollout_status` says done or failed,
-    or ``timeout`` seconds pass; ``on_status`` hears each new message."""
+    or ``timeout`` seconds pass; ``on_status`` hears each new message. A transient read failure is read
+    past; one that lasts until the timeout is raised (a :class:`ClusterError`), not judged."""
     start = clock()
     last_message = ""
     mark: tuple[int, ...] | None = None
     progressed = start
+    lost: float | None = None
+    """Since when reads fail."""
     while True:
-        deployment = read()
+        try:
+            deployment = read()
+        except ClusterError as err:
+            if not err.transient:
+                raise
+            now = clock()
+            lost = now if lost is None else lost
+            if now - start >= timeout:
+                raise ClusterError(
+                    f"watching the rollout: the Deployment could not be read for the last {now - lost:.0f}s, "
+                    f"until the watch's timeout ({timeout:g}s): {err.message}",
+                    reason=err.reason,
+                    hint="the rollout goes on without goship; 'goship history' records how it ended once the "
+                    "API server answers again",
+                    transient=True,
+                    attempts=err.attempts,
+                ) from err
+            message = f"cannot read the Deployment ({err.reason}); watching on"
+            if message != last_message and on_status is not None:
+                on_status(message)
+            last_message = message
+            sleep(min(interval, max(0.0, timeout - (now - start))))
+            continue
+        lost = None
         now = clock()
         elapsed = now - start
         if deployment is None:

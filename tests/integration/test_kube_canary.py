@@ -458,3 +458,28 @@ def test_rules_the_provider_cannot_carry_are_refused_before_anything_is_created(
     missing = shop.cluster.kubectl("get", "deployment", "api-canary", "-n", shop.namespace, check=False)
     assert "NotFound" in missing.stderr
     assert route_weights_or_none(shop) == []
+
+
+def test_the_readme_role_is_all_a_canary_needs(shop: Shop, tmp_path: Path) -> None:
+    from tests.integration.test_kube_render import readme_role, token_kubeconfig
+
+    cluster, ns = shop.cluster, shop.namespace
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=readme_role())
+    kubeconfig = token_kubeconfig(cluster, ns, "deployer", tmp_path / "deployer.yaml")
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        "goship",
+        "-n",
+        ns,
+        "--role=goship-deployer",
+        f"--serviceaccount={ns}:deployer",
+    )
+    as_deployer = ("--target", "kubernetes", "-n", ns, "--kubeconfig", str(kubeconfig))
+
+    result = shop.goship("canary", "start", "--to", CANARY, *as_deployer)
+
+    assert result.code == 0, result.stderr
+    status = shop.goship("canary", "status", "--json", *as_deployer)
+    assert status.code == 0, status.stderr
+    assert status.json()["canary"]["phase"] == "succeeded"

@@ -335,6 +335,8 @@ def test_a_canary_whose_goship_was_killed_is_resumed_from_its_annotation(shop: S
     time.sleep(INTERVAL + 5 + 1)
     status = json.loads(canary(shop, "status", "--json").stdout)
     assert status["canary"]["phase"] == "progressing" and status["judged"] is False
+    said = canary(shop, "status").stdout
+    assert "not judged now" in said and "goship canary resume --target kubernetes" in " ".join(said.split())
 
     result = canary(shop, "resume")
 

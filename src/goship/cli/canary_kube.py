@@ -356,7 +356,7 @@ def status(*, service: str | None, store: Path | None, cluster: Cluster, json: b
             "(start one with 'goship canary start --target kubernetes --to VERSION')"
         )
         return 0
-    render_status(console.stdout(), state, judged=judged, runtime=False)
+    render_status(console.stdout(), state, judged=judged, runtime=False, cluster=True)
     return 0
 
 

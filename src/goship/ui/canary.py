@@ -51,7 +51,10 @@ def progress_line(state: CanaryState) -> str:
     return f"canary {state.canary} against {state.stable}: {state.phase}{paused} {where}".rstrip() + reason
 
 
-def render_status(out: Console, state: CanaryState, *, judged: bool, runtime: bool) -> None:
+def render_status(
+    out: Console, state: CanaryState, *, judged: bool, runtime: bool, cluster: bool = False
+) -> None:
+    """Where the canary stands; ``cluster``: it runs on Kubernetes, driven by a goship somewhere."""
     out.print(progress_line(state))
     steps = " → ".join(f"{w} %" for w in state.weights) + " → promotion"
     out.print(f"steps {steps}; judge {state.judge}; started {_clock(state.started)}")
@@ -61,7 +64,14 @@ def render_status(out: Console, state: CanaryState, *, judged: bool, runtime: bo
             f"last analysis {_clock(last.time)}: {last.verdict} — {last.reason} "
             f"({last.failures} consecutive failure(s))"
         )
-    if state.active and not judged:
+    if state.active and not judged and cluster:
+        out.print(
+            "[bold yellow]not judged now[/]: no goship has written its state for an interval (the one "
+            "that drove it was stopped); its traffic split stays as it was. Continue here with "
+            "'goship canary resume --target kubernetes' or stop it with 'goship canary abort --target "
+            "kubernetes'."
+        )
+    elif state.active and not judged:
         where = "the runtime daemon is gone" if not runtime else "the runtime runs no engine for it"
         out.print(
             f"[bold yellow]not judged now[/]: {where}; the router sends traffic back to {state.stable} "

@@ -451,7 +451,11 @@ def route_weights_or_none(shop: Shop) -> list[tuple[str, int]]:
 def test_rules_the_provider_cannot_carry_are_refused_before_anything_is_created(
     shop: Shop, prometheus: RunningPrometheus
 ) -> None:
+    planned = canary(shop, "start", "--to", CANARY, "--dry-run")
+    assert planned.code == 0, planned.stderr
+    assert f"would start a canary of {CANARY}" in planned.stderr and f"against {STABLE}" in planned.stderr
     configure(shop, prometheus, sticky_header="X-User-Id")
+    assert canary(shop, "start", "--to", CANARY, "--dry-run").code == 2
 
     result = canary(shop, "start", "--to", CANARY)
 

@@ -233,13 +233,13 @@ def start(
         f"canary of {release.version} ({release.digest[:19]}…) against {stable} in {session.namespace}: "
         f"Deployment and Service {canary_name(name)}, traffic by {kube.canary.provider} {weights}, then promotion"
     )
-    if dry_run:
-        return dry(f"would start a {plan}", json=json)
     say = say_for(json)
     engine, chosen = _engine(session, stable=stable, release=release, doc=doc, say=say, seen=None)
-    # What the provider will be asked to carry is refused now, before anything is created.
+    # What the provider will be asked to carry is refused now (a dry run too), before anything is created.
     first = engine.spec.weights()[0]
     chosen.router.check(engine.rules({stable: 100 - first, release.version: first}, matches=True))
+    if dry_run:
+        return dry(f"would start a {plan}", json=json)
     work = workload(name, ports=session.chosen.settings.ports, user=session.chosen.settings.user, config=kube)
     canary_live = session.kubectl.get("deployment.apps", canary_name(name))
     session.kubectl.apply(

@@ -171,6 +171,35 @@ def test_a_stopping_driver_sends_traffic_to_stable_and_a_later_run_enters_the_st
     assert w.traffic_log()[3:6] == [{"v1": 100, "v2": 0}, {"v1": 95, "v2": 5}, {"v1": 75, "v2": 25}]
 
 
+@pytest.mark.parametrize("when", ["start", "takeover"])
+def test_a_command_given_while_the_canary_comes_up_wins_over_the_engine(tmp_path: Path, when: str) -> None:
+    w = World()
+    path = tmp_path / "c.json"
+    engine = w.engine(path, spec())
+    engine.begin()
+    if when == "takeover":
+        w.on_sleep = lambda: (_ for _ in ()).throw(KeyboardInterrupt)  # killed in the first window
+        with pytest.raises(KeyboardInterrupt):
+            engine.run()
+        w.replicas["v2"] = 0  # the runtime that ran its replicas is gone
+    up: dict[str, bool] = {"v2": False}
+    w.states = lambda: [  # type: ignore[method-assign]
+        ReplicaSetState(n, r, r if n != "v2" or up["v2"] else 0) for n, r in w.replicas.items()
+    ]
+
+    def abort_once() -> None:
+        if not up["v2"]:
+            up["v2"] = True
+            w.engine(path, spec()).abort("the on-call said so")
+
+    w.on_sleep = abort_once
+    final = engine.run(takeover=when == "takeover")
+
+    assert final.phase == "failed" and final.reason == "the on-call said so"
+    assert w.log[-2:] == [("traffic", {"v1": 100}), ("scale", ("v2", 0))]
+    assert not [d for d in final.decisions if d.step > 0]
+
+
 def test_step_weight_and_max_weight_make_the_steps() -> None:
     assert CanarySpec(step_weight=20, max_weight=60).weights() == (20, 40, 60)
 

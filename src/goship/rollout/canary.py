@@ -296,6 +296,8 @@ class CanaryEngine:
                 return self._save(self._phase(state, "rolling-back", why))
             self._wait(self.spec.interval_s)
             return self._save(state)
+        if (moved := self._moved_by_command()) is not None:
+            return moved
         return self._enter_step(self._with_pause(dataclasses.replace(state, failures=0)), 0)
 
     def _enter_step(self, state: CanaryState, step: int) -> CanaryState:
@@ -462,6 +464,8 @@ class CanaryEngine:
         state, up = self._canary_up(state)
         if not up:
             return state
+        if (moved := self._moved_by_command()) is not None:
+            return moved
         return self._enter_step(self._with_pause(state), state.step)
 
     def _canary_up(self, state: CanaryState) -> tuple[CanaryState, bool]:
@@ -469,10 +473,19 @@ class CanaryEngine:
         says rolling back and ``False``."""
         replicas = self.spec.canary_replicas or self.spec.replicas
         state = self._scale(state, self.canary, replicas)
-        if self._wait_available(self.canary, replicas):
+        up = self._wait_available(self.canary, replicas, until_commanded=True)
+        if (moved := self._moved_by_command()) is not None:
+            return moved, False
+        if up:
             return state, True
         why = f"{self.canary} did not get {replicas} available replicas in {self.spec.ready_deadline_s:g}s"
         return self._save(self._phase(state, "rolling-back", why)), False
+
+    def _moved_by_command(self) -> CanaryState | None:
+        """The state as a command given while the engine waited for replicas left it (``promote``,
+        ``abort`` from another process), or ``None`` when none moved it: the command wins."""
+        latest = self._load()
+        return latest if latest.phase not in ("initializing", "progressing", "awaiting-promotion") else None
 
     def _with_pause(self, state: CanaryState) -> CanaryState:
         """A pause or resume given while the engine waited for replicas is kept, not overwritten."""
@@ -544,12 +557,14 @@ class CanaryEngine:
         self.workloads.scale(revision, replicas)
         return self._save(self._event(state, "scale", f"{revision} → {replicas} replicas"))
 
-    def _wait_available(self, revision: str, replicas: int) -> bool:
+    def _wait_available(self, revision: str, replicas: int, *, until_commanded: bool = False) -> bool:
+        """Whether ``revision`` has ``replicas`` available within the ready deadline; ``until_commanded``:
+        give up as soon as a command (promote, abort) moves the canary on meanwhile."""
         deadline = self.clock() + self.spec.ready_deadline_s
         while True:
             if any(s.name == revision and s.available >= replicas for s in self.workloads.states()):
                 return True
-            if self.clock() > deadline:
+            if self.clock() > deadline or (until_commanded and self._moved_by_command() is not None):
                 return False
             self._wait(self.spec.poll_s)
 

@@ -287,6 +287,22 @@ def test_links_by_relation() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "text"),
+    [
+        ("text/plain; charset=ISO-8859-1", b"caf\xe9", "café"),
+        ('text/html; charset="utf-8"', "café".encode(), "café"),
+        ("application/json", b'{"error": "\xff"}', '{"error": "\ufffd"}'),  # not UTF-8: replaced, not raised
+        ("text/plain; charset=no-such-codec", b"ok", "ok"),
+    ],
+)
+def test_text_is_the_body_in_the_charset_the_answer_names_else_utf_8(
+    serve: Callable[..., LoopbackServer], client: Client, content_type: str, body: bytes, text: str
+) -> None:
+    server = serve(lambda h, s: reply(h, 502, body, Content_Type=content_type))
+    assert client.request("GET", server.url()).text == text
+
+
 def test_merge_params_replaces_a_name_and_keeps_the_rest_of_the_query_as_written() -> None:
     url = "http://127.0.0.1:5000/v2/r/blobs/uploads/u?_state=ab%2Bc%3D%3D&digest=old"
     assert merge_params(url, {"digest": "sha256:00"}) == (

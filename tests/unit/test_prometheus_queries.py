@@ -1,7 +1,7 @@
 """The Prometheus metrics source without a Prometheus: PromQL templates rendered for versions and windows
 (escaping, durations, every built-in), answers of Prometheus' HTTP API parsed and its failures turned into
 RemoteErrors, and windows built from those answers (no data is 0 requests, never an error). The client
-talks to an httpx.MockTransport, so nothing leaves the process."""
+talks to a real HTTP server on loopback standing in for Prometheus, which answers what each test needs."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ import ast
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from goship._http import Client
 from goship.errors import RemoteError, UsageError
 from goship.rollout.ports import VersionMetrics
 from goship.rollout.prometheus import (
@@ -266,68 +271,138 @@ def test_custom_templates_are_checked_when_made(fields: Mapping[str, Any], messa
 # ----------------------------------------------------------------------------- the HTTP API client
 
 
-Answer = Callable[[httpx.Request], httpx.Response]
+@dataclass(frozen=True)
+class Asked:
+    """One request the stand-in Prometheus read."""
+
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    """Lower-case names."""
 
 
-def api(handler: Answer, **options: Any) -> PrometheusClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    return PrometheusClient("http://prom.example:9090", http=http, **options)
+@dataclass(frozen=True)
+class Answer:
+    """What the stand-in Prometheus sends back."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
 
 
-def success(result_type: str, result: Any) -> httpx.Response:
-    return httpx.Response(
-        200, json={"status": "success", "data": {"resultType": result_type, "result": result}}
+class PrometheusHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: StandInPrometheus
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        asked = Asked(
+            parts.path,
+            dict(parse_qsl(parts.query, keep_blank_values=True)),
+            {name.lower(): value for name, value in self.headers.items()},
+        )
+        self.server.seen.append(asked)
+        answer = self.server.answer(asked)
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+
+class StandInPrometheus(ThreadingHTTPServer):
+    """A loopback HTTP server in Prometheus' place: it records what it reads and answers through ``answer``
+    (an empty vector unless a test says otherwise)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), PrometheusHandler)
+        self.answer: Callable[[Asked], Answer] = lambda asked: vector()
+        self.seen: list[Asked] = []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+
+Api = Callable[..., PrometheusClient]
+"""``api(answer, **options)``: a client of the stand-in Prometheus, which now answers through ``answer``."""
+
+
+@pytest.fixture
+def prometheus() -> Iterator[StandInPrometheus]:
+    server = StandInPrometheus()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def api(prometheus: StandInPrometheus) -> Iterator[Api]:
+    made: list[PrometheusClient] = []
+
+    def make(answer: Callable[[Asked], Answer], **options: Any) -> PrometheusClient:
+        prometheus.answer = answer
+        made.append(PrometheusClient(prometheus.url, **options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def success(result_type: str, result: Any) -> Answer:
+    return Answer(
+        200, json.dumps({"status": "success", "data": {"resultType": result_type, "result": result}}).encode()
     )
 
 
-def vector(*values: float | str, labels: Mapping[str, str] | None = None) -> httpx.Response:
+def vector(*values: float | str, labels: Mapping[str, str] | None = None) -> Answer:
     return success(
         "vector", [{"metric": dict(labels or {}), "value": [1700000000.5, str(v)]} for v in values]
     )
 
 
-def test_instant_queries_send_the_query_time_timeout_and_credentials() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return vector(3)
-
-    client = api(handler, bearer_token="t0ken", headers={"X-Scope-OrgID": "shop"}, timeout_s=7.5)
+def test_instant_queries_send_the_query_time_timeout_and_credentials(
+    api: Api, prometheus: StandInPrometheus
+) -> None:
+    client = api(
+        lambda asked: vector(3), bearer_token="t0ken", headers={"X-Scope-OrgID": "shop"}, timeout_s=7.5
+    )
     result = client.query('sum(up{job="x"})', at=1700000000.1234)
-    request = seen[0]
-    assert request.url.path == "/api/v1/query"
-    assert dict(request.url.params) == {
+    (asked,) = prometheus.seen
+    assert asked.path == "/api/v1/query"
+    assert asked.params == {
         "query": 'sum(up{job="x"})',
         "timeout": "7500ms",
         "time": "1700000000.123",
     }
-    assert request.headers["Authorization"] == "Bearer t0ken"
-    assert request.headers["X-Scope-OrgID"] == "shop"
+    assert asked.headers["authorization"] == "Bearer t0ken"
+    assert asked.headers["x-scope-orgid"] == "shop"
     assert result.type == "vector" and result.samples[0].value == 3.0
 
 
-def test_basic_auth_is_sent_and_a_password_in_the_url_is_never_shown() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return vector(1)
-
-    client = api(handler, basic_auth=("ada", "s3cret"))
-    client.query("up")
-    assert seen[0].headers["Authorization"] == "Basic YWRhOnMzY3JldA=="
+def test_basic_auth_is_sent_and_a_password_in_the_url_is_never_shown(
+    api: Api, prometheus: StandInPrometheus
+) -> None:
+    api(lambda asked: vector(1), basic_auth=("ada", "s3cret")).query("up")
+    # A user and password in the URL go as basic auth too, and only there.
+    with PrometheusClient(prometheus.url.replace("://", "://ada:s3cret@")) as client:
+        client.query("up")
+        assert client.url == client.shown_url == prometheus.url
+    assert [a.headers["authorization"] for a in prometheus.seen] == ["Basic YWRhOnMzY3JldA=="] * 2
     shown = PrometheusClient("https://ada:s3cret@prom.example/prometheus/").shown_url
     assert shown == "https://prom.example/prometheus"
 
 
-def test_range_queries_parse_into_series_of_points() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/api/v1/query_range"
-        assert request.url.params["step"] == "15s" and request.url.params["start"] == "100.000"
-        return success("matrix", [{"metric": {"version": "v1"}, "values": [[100, "1"], [115, "NaN"]]}])
-
-    result = api(handler).query_range("x", start=100, end=130, step_s=15)
+def test_range_queries_parse_into_series_of_points(api: Api, prometheus: StandInPrometheus) -> None:
+    matrix = success("matrix", [{"metric": {"version": "v1"}, "values": [[100, "1"], [115, "NaN"]]}])
+    result = api(lambda asked: matrix).query_range("x", start=100, end=130, step_s=15)
+    (asked,) = prometheus.seen
+    assert asked.path == "/api/v1/query_range"
+    assert asked.params["step"] == "15s" and asked.params["start"] == "100.000"
     assert result.type == "matrix"
     assert result.series[0].labels == {"version": "v1"}
     assert result.series[0].points[0] == (100.0, 1.0) and math.isnan(result.series[0].points[1][1])
@@ -338,22 +413,19 @@ def test_scalars_are_one_sample_without_labels_and_infinities_are_numbers() -> N
     assert result.type == "scalar" and result.samples[0].labels == {} and result.samples[0].value == math.inf
 
 
-def test_prometheus_error_json_becomes_a_remote_error_with_the_query_and_its_message() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            400,
-            json={
-                "status": "error",
-                "errorType": "bad_data",
-                "error": "1:14: parse error: unclosed left bracket",
-            },
-        )
-
+def test_prometheus_error_json_becomes_a_remote_error_with_the_query_and_its_message(
+    api: Api, prometheus: StandInPrometheus
+) -> None:
+    refusal = {
+        "status": "error",
+        "errorType": "bad_data",
+        "error": "1:14: parse error: unclosed left bracket",
+    }
     with pytest.raises(RemoteError) as caught:
-        api(handler).query("sum(rate(x[1m)")
+        api(lambda asked: Answer(400, json.dumps(refusal).encode())).query("sum(rate(x[1m)")
     err = caught.value
     assert err.message == (
-        "Prometheus at http://prom.example:9090 refused `sum(rate(x[1m)`: bad_data: "
+        f"Prometheus at {prometheus.url} refused `sum(rate(x[1m)`: bad_data: "
         "1:14: parse error: unclosed left bracket"
     )
     assert err.hint is not None and "query template" in err.hint
@@ -374,10 +446,10 @@ def test_prometheus_error_json_becomes_a_remote_error_with_the_query_and_its_mes
     ],
 )
 def test_answers_without_api_json_say_what_came_back_and_what_to_check(
-    status: int, body: str, hint: str
+    api: Api, status: int, body: str, hint: str
 ) -> None:
     with pytest.raises(RemoteError) as caught:
-        api(lambda request: httpx.Response(status, text=body)).query("up")
+        api(lambda asked: Answer(status, body.encode(), "text/plain; charset=utf-8")).query("up")
     err = caught.value
     assert f"answered `up` with HTTP {status} and no API answer" in err.message
     assert (body.strip() or "(empty body)") in err.message
@@ -385,19 +457,32 @@ def test_answers_without_api_json_say_what_came_back_and_what_to_check(
 
 
 def test_unreachable_and_slow_prometheus_are_remote_errors_with_hints() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        refusing = f"http://127.0.0.1:{taken.getsockname()[1]}"
+    with (
+        PrometheusClient(refusing) as client,
+        pytest.raises(RemoteError, match=re.escape(f"could not reach Prometheus at {refusing}")) as caught,
+    ):
+        client.query("up")
+    assert caught.value.hint is not None and f"listens at {refusing}" in caught.value.hint
+    assert "Connection refused" in caught.value.message
 
-    def stall(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
+    # It waits a little longer than it asks Prometheus to take (timeout_s), so Prometheus' own timeout
+    # answer wins; here the client it is given waits 0.2 s whatever it is asked, to keep the test short.
+    asked: list[float] = []
 
-    with pytest.raises(
-        RemoteError, match=re.escape("could not reach Prometheus at http://prom.example:9090")
-    ) as caught:
-        api(refuse).query("up")
-    assert caught.value.hint is not None and "listens at http://prom.example:9090" in caught.value.hint
-    with pytest.raises(RemoteError, match="did not answer `up` within 7s") as caught:
-        api(stall, timeout_s=2).query("up")
+    def impatient(timeout: float) -> Client:
+        asked.append(timeout)
+        return Client(timeout=0.2, connect_timeout=0.2, env={})
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts, never answers
+        stalling = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with (
+            PrometheusClient(stalling, timeout_s=2, http=impatient) as client,
+            pytest.raises(RemoteError, match=re.escape("did not answer `up` within 0.2s")) as caught,
+        ):
+            client.query("up")
+    assert asked == [7.0]
     assert caught.value.hint is not None and "window" in caught.value.hint
 
 
@@ -422,46 +507,42 @@ def test_client_settings_are_checked() -> None:
 # ----------------------------------------------------------------------------- windows
 
 
-def answering(
-    answers: Mapping[str, httpx.Response], seen: list[httpx.Request] | None = None
-) -> PrometheusClient:
+def answering(api: Api, answers: Mapping[str, Answer]) -> PrometheusClient:
     """A client whose Prometheus answers each query by the first key found in it (empty vector otherwise)."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        query = request.url.params["query"]
+    def answer(asked: Asked) -> Answer:
         for key, response in answers.items():
-            if key in query:
-                return httpx.Response(response.status_code, content=response.content)
+            if key in asked.params["query"]:
+                return response
         return vector()
 
-    return api(handler)
+    return api(answer)
 
 
-def test_a_window_rounds_counts_and_converts_seconds_to_milliseconds() -> None:
-    seen: list[httpx.Request] = []
+def test_a_window_rounds_counts_and_converts_seconds_to_milliseconds(
+    api: Api, prometheus: StandInPrometheus
+) -> None:
     client = answering(
+        api,
         {
             'requests_total{version="v2"}': vector("200.0667"),
             'failures_total{version="v2"}': vector("9.6"),
             "histogram_quantile(0.5,": vector("0.075"),
             "histogram_quantile(0.99,": vector("0.0995"),
         },
-        seen,
     )
     window = PrometheusMetrics(client, BUILTINS["goship-router"], clock=lambda: 1700000000.0).window(
         ["v2"], 60
     )
     assert window["v2"].requests == 200 and window["v2"].errors == 10
     assert window["v2"].latency_ms == pytest.approx({0.5: 75.0, 0.99: 99.5})
-    assert {r.url.params["time"] for r in seen} == {"1700000000.000"}  # one moment for every query
-    assert len(seen) == 4
+    assert {a.params["time"] for a in prometheus.seen} == {"1700000000.000"}  # one moment for every query
+    assert len(prometheus.seen) == 4
 
 
-def test_no_series_or_nan_is_no_traffic_not_an_error() -> None:
+def test_no_series_or_nan_is_no_traffic_not_an_error(api: Api) -> None:
     # v1: series exist but served nothing in the window (quantiles NaN); v2: no series at all.
-    client = answering({'version="v1"': vector("0"), "histogram_quantile": vector("NaN")})
+    client = answering(api, {'version="v1"': vector("0"), "histogram_quantile": vector("NaN")})
     window = PrometheusMetrics(client, BUILTINS["goship-router"]).window(["v1", "v2"], 60)
     assert window == {
         "v1": VersionMetrics(requests=0, errors=0, latency_ms={}),
@@ -469,37 +550,38 @@ def test_no_series_or_nan_is_no_traffic_not_an_error() -> None:
     }
 
 
-def test_errors_never_exceed_requests_after_rounding() -> None:
-    client = answering({"requests_total": vector("1.4"), "failures_total": vector("1.6")})
+def test_errors_never_exceed_requests_after_rounding(api: Api) -> None:
+    client = answering(api, {"requests_total": vector("1.4"), "failures_total": vector("1.6")})
     window = PrometheusMetrics(client, BUILTINS["goship-router"], quantiles=()).window(["v1"], 60)
     assert (window["v1"].requests, window["v1"].errors) == (1, 1)
 
 
-def test_a_query_answering_several_series_asks_for_an_aggregate() -> None:
+def test_a_query_answering_several_series_asks_for_an_aggregate(api: Api) -> None:
     template = custom(requests="x_total{{version}}", errors="sum(y{{version}})")
-    client = answering({"x_total": vector(1, 2, labels={"pod": "a"})})
+    client = answering(api, {"x_total": vector(1, 2, labels={"pod": "a"})})
     with pytest.raises(UsageError, match="got 2 series") as caught:
         PrometheusMetrics(client, template).window(["v1"], 60)
     assert caught.value.hint is not None and "sum(" in caught.value.hint
 
 
-def test_only_quantiles_the_template_can_answer_are_asked_for() -> None:
+def test_only_quantiles_the_template_can_answer_are_asked_for(
+    api: Api, prometheus: StandInPrometheus
+) -> None:
     template = custom(
         requests="sum(x{{version}})",
         errors="sum(y{{version}})",
         latency_by_quantile={0.99: "max(p99{{version}})"},
     )
-    metrics = PrometheusMetrics(answering({}), template, quantiles=(0.5, 0.99))
+    metrics = PrometheusMetrics(answering(api, {}), template, quantiles=(0.5, 0.99))
     assert [q.name for q in metrics.describe(["v1"], 60)] == ["requests", "errors", "latency_p99"]
-    assert metrics.source == "prometheus http://prom.example:9090 (custom)"
+    assert metrics.source == f"prometheus {prometheus.url} (custom)"
 
 
-def test_describe_names_every_query_a_window_sends_in_order() -> None:
-    seen: list[httpx.Request] = []
-    metrics = PrometheusMetrics(answering({}, seen), BUILTINS["client-golang"].where(namespace="shop"))
+def test_describe_names_every_query_a_window_sends_in_order(api: Api, prometheus: StandInPrometheus) -> None:
+    metrics = PrometheusMetrics(answering(api, {}), BUILTINS["client-golang"].where(namespace="shop"))
     described = metrics.describe(["v1", "v2"], 90)
     metrics.window(["v1", "v2"], 90)
-    assert [q.query for q in described] == [r.url.params["query"] for r in seen]
+    assert [q.query for q in described] == [a.params["query"] for a in prometheus.seen]
     assert [(q.version, q.name) for q in described][:4] == [
         ("v1", "requests"),
         ("v1", "errors"),

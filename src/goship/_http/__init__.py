@@ -1,7 +1,8 @@
-"""goship's HTTP/1.1 client (RFC 9112 message framing over :mod:`socket`), with what the registry client
-needs and no more: keep-alive connections per origin, bodies from bytes or an iterator (chunked unless a
-``Content-Length`` is given), redirects, proxies from the environment (``CONNECT`` tunnels for https) and
-TLS set up on the first https request, so that talking to a registry on this machine costs no TLS at all.
+"""goship's HTTP/1.1 client (RFC 9112 message framing over :mod:`socket`), with what goship's clients (the
+registry, Prometheus, canary webhooks, the local runtime's control and router APIs) need and no more:
+keep-alive connections per origin, bodies from bytes or an iterator (chunked unless a ``Content-Length``
+is given), redirects, proxies from the environment (``CONNECT`` tunnels for https) and TLS set up on the
+first https request, so that talking to a registry or router on this machine costs no TLS at all.
 
 Failures to get an answer raise, chained to the :mod:`socket` or :mod:`ssl` error behind them::
 

@@ -78,6 +78,16 @@ class Response:
         return json.loads(self.content)
 
     @property
+    def text(self) -> str:
+        """The body as text, in the ``charset`` its ``Content-Type`` names (UTF-8 when it names none
+        goship knows); bytes that do not decode read as U+FFFD, so an error page always has words."""
+        charset = re.search(r";\s*charset\s*=\s*\"?([\w.:-]+)", self.headers.get("content-type", ""), re.I)
+        try:
+            return self.content.decode(charset.group(1) if charset else "utf-8", "replace")
+        except LookupError:
+            return self.content.decode("utf-8", "replace")
+
+    @property
     def links(self) -> dict[str, str]:
         """``Link`` targets by relation (RFC 8288), as written: ``{"next": "/v2/_catalog?last=a&n=2"}``."""
         found: dict[str, str] = {}

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from goship import _proc
+from goship import _http, _proc
 from goship.errors import (
     CheckFailedError,
     EnvironmentFailure,
@@ -181,12 +179,15 @@ class ControlClient:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+        headers = {TOKEN_HEADER: self.token}
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         try:
-            with httpx.Client(timeout=self.timeout) as http:
-                response = http.request(
-                    method, self.base + path, json=body, headers={TOKEN_HEADER: self.token}
-                )
-        except httpx.HTTPError as exc:
+            with _http.Client(timeout=self.timeout, connect_timeout=self.timeout) as http:
+                response = http.request(method, self.base + path, headers=headers, content=content)
+        except _http.HTTPError as exc:
             raise EnvironmentFailure(
                 f"goship's runtime daemon at {self.base} did not answer {method} {path}: {exc}",
                 hint="see daemon.log in the runtime's directory; 'goship down' cleans up after a dead daemon",

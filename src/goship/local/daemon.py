@@ -61,8 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from goship import _http
 from goship.errors import EnvironmentFailure, GoshipError, UsageError
 from goship.image.layout import Layout
 from goship.image.oci import Platform
@@ -171,7 +170,7 @@ class Daemon:
         self._halt = threading.Event()
         self._rollout_thread: threading.Thread | None = None
         self._last_written = ""
-        self._http = httpx.Client(timeout=5.0)
+        self._http = _http.Client(timeout=5.0, connect_timeout=5.0)
         self.router = _start_router(router_binary, state_dir / "router", router_listen)
         self.client = RouterClient(self.router.admin_url, self._http)
         self.client.configure({}, TrafficRules())
@@ -854,7 +853,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per router update drowns the rest
     try:
         daemon = Daemon(
             args.state,

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import httpx
-
+from goship import _http
 from goship.gotool import Go
 from goship.local import report as rpt
 from goship.local.loadgen import LoadResult, LoadRun, LoadSpec
@@ -104,7 +103,7 @@ class Rehearsal:
     def run(self) -> rpt.Report:
         binary = ensure_router_binary(self.go, self.bin_cache)
         router = RouterProcess.start(binary, run_dir=self.work_dir / "router")
-        http = httpx.Client(timeout=5.0)
+        http = _http.Client(timeout=5.0, connect_timeout=5.0)
         client = RouterClient(router.admin_url, http)
         client.configure({}, TrafficRules(weights={self.old.version: 100}))
         # Kept on the rehearsal so a subclass (a chaos test) can reach the replicas mid-rollout.

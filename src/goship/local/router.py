@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from goship import _proc
+from goship import _http, _proc
 from goship.errors import EnvironmentFailure, UsageError
 from goship.gotool import Go
 from goship.local.processes import Process, Spawner
@@ -206,16 +204,20 @@ def rules_json(rules: TrafficRules) -> dict[str, Any]:
 
 
 class RouterClient:
-    """The admin API of a running goship-router; the local runtime's ``TrafficRouter``."""
+    """The admin API of a running goship-router; the local runtime's ``TrafficRouter``. ``http`` carries
+    the calls on kept-alive connections, its timeouts bounding each (the router answers in milliseconds)."""
 
-    def __init__(self, admin_url: str, http: httpx.Client) -> None:
+    def __init__(self, admin_url: str, http: _http.Client) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.http = http
 
-    def _call(self, method: str, path: str, body: object = None) -> httpx.Response:
+    def _call(self, method: str, path: str, body: object = None) -> _http.Response:
+        content, headers = None, {}
+        if body is not None:
+            content, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
         try:
-            response = self.http.request(method, self.admin_url + path, json=body)
-        except httpx.HTTPError as exc:
+            response = self.http.request(method, self.admin_url + path, headers=headers, content=content)
+        except _http.HTTPError as exc:
             raise EnvironmentFailure(
                 f"goship's router at {self.admin_url} did not answer {method} {path}: {exc}",
                 hint="the router process may have exited; its log is in the runtime's directory",

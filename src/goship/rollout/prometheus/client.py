@@ -3,24 +3,20 @@ prometheus.io/docs/prometheus/latest/querying/api/ describes them): instant and 
 ``vector``, ``scalar`` and ``matrix`` results as values, and every failure — Prometheus' error JSON, an HTTP
 error from a proxy in front of it, a network failure, a timeout — as a :class:`~goship.errors.RemoteError`
 that names the query asked, what came back, and what to check.
-
-httpx is imported when the first query is sent, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from goship import _http
 from goship.errors import RemoteError, UsageError
 from goship.rollout.prometheus.templates import duration
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["PrometheusClient", "QueryResult", "ResultType", "Sample", "Series"]
 
@@ -149,15 +145,16 @@ class PrometheusClient:
         self,
         url: str,
         *,
-        http: httpx.Client | None = None,
+        http: Callable[[float], _http.Client] | None = None,
         timeout_s: float = 10.0,
         bearer_token: str | None = None,
         basic_auth: tuple[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """``url`` is the base (``http://prometheus:9090``, or a hosted service's prefix); ``http`` a client
-        to reuse (one is made, and closed by :meth:`close`, otherwise); ``timeout_s`` bounds each query,
-        on Prometheus' side (its ``timeout`` parameter) and on ours."""
+        """``url`` is the base (``http://prometheus:9090``, or a hosted service's prefix; a user and password
+        in it are sent as basic auth); ``timeout_s`` bounds each query, on Prometheus' side (its ``timeout``
+        parameter) and on ours. ``http`` makes the HTTP client, given the seconds one read may take, when
+        the first query is sent (:class:`goship._http.Client` by default); :meth:`close` closes it."""
         parts = urlsplit(url.rstrip("/"))
         try:
             port = parts.port
@@ -167,13 +164,16 @@ class PrometheusClient:
             raise UsageError(f"expected a Prometheus URL like http://prometheus:9090 (got {url!r})")
         if bearer_token is not None and basic_auth is not None:
             raise UsageError("expected a bearer token or basic auth for Prometheus, not both")
+        if parts.username is not None and bearer_token is None and basic_auth is None:
+            basic_auth = (unquote(parts.username), unquote(parts.password or ""))
         if not math.isfinite(timeout_s) or timeout_s <= 0:
             raise UsageError(f"expected a positive Prometheus timeout (got {timeout_s!r})")
-        self.url = url.rstrip("/")
-        # Shown in messages and the decision log: never the user:password a URL may carry.
+        # Shown in messages and the decision log: never the user:password a URL may carry (they travel in
+        # the Authorization header).
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         netloc = host + (f":{port}" if port else "")
         self.shown_url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        self.url = self.shown_url
         self.timeout_s = timeout_s
         self._headers = dict(headers or {})
         if bearer_token is not None:
@@ -181,8 +181,8 @@ class PrometheusClient:
         elif basic_auth is not None:
             pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        self._http = http
-        self._own_http = http is None
+        self._make_http = http or (lambda timeout: _http.Client(timeout=timeout, connect_timeout=timeout))
+        self._http: _http.Client | None = None
 
     def query(self, promql: str, *, at: float | None = None) -> QueryResult:
         """An instant query evaluated at ``at`` (seconds since the epoch; Prometheus' now when ``None``)."""
@@ -207,8 +207,8 @@ class PrometheusClient:
         return self._call("/api/v1/query_range", params, promql)
 
     def close(self) -> None:
-        """Close the HTTP client this object made (one given to it stays open)."""
-        if self._own_http and self._http is not None:
+        """Close the HTTP client and its connections; a later query opens new ones."""
+        if self._http is not None:
             self._http.close()
             self._http = None
 
@@ -218,30 +218,27 @@ class PrometheusClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> _http.Client:
         if self._http is None:
-            import httpx
-
-            self._http = httpx.Client()
+            # A little longer than Prometheus' own timeout, so that its answer (timeout errorType) wins.
+            self._http = self._make_http(self.timeout_s + 5)
         return self._http
 
     def _call(self, path: str, params: Mapping[str, str], promql: str) -> QueryResult:
-        import httpx
-
         asked = f"`{_short(promql, _SHOWN_QUERY)}`"
         details = [f"query: {promql}"]
+        client = self._client()
         try:
-            # A little longer than Prometheus' own timeout, so that its answer (timeout errorType) wins.
-            response = self._client().get(
-                self.url + path, params=params, headers=self._headers, timeout=self.timeout_s + 5
+            response = client.request(
+                "GET", _http.merge_params(self.url + path, params), headers=self._headers
             )
-        except httpx.TimeoutException as exc:
+        except _http.TimedOutError as exc:
             raise RemoteError(
-                f"Prometheus at {self.shown_url} did not answer {asked} within {self.timeout_s + 5:g}s",
+                f"Prometheus at {self.shown_url} did not answer {asked} within {client.timeout:g}s",
                 hint="shorten the analysis window or raise the Prometheus timeout; is Prometheus overloaded?",
                 details=details,
             ) from exc
-        except httpx.HTTPError as exc:
+        except _http.HTTPError as exc:
             raise RemoteError(
                 f"could not reach Prometheus at {self.shown_url} to run {asked}: {exc}",
                 hint=f"check that Prometheus runs and listens at {self.shown_url} (goship reads its HTTP API)",

@@ -17,9 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from goship.errors import CheckFailedError, UsageError
+from goship.errors import UsageError
 from goship.kube.kubectl import Kubectl
 from goship.kube.manifests import MANAGED_BY, label_value
+from goship.kube.traffic import check_weights, owned_or_missing
 from goship.rollout.ports import HeaderMatch, TrafficRules
 
 API_VERSION = "networking.istio.io/v1"
@@ -75,7 +76,7 @@ class IstioRouter:
                 f"(sticky_header {rules.sticky_header!r}): consistent hashing picks a pod, not a version",
                 hint="send that user's requests to the canary with a header match instead",
             )
-        _check_weights(rules.weights)
+        check_weights(rules.weights)
         http: list[dict[str, Any]] = [
             {
                 "name": f"match-{i}",
@@ -163,17 +164,9 @@ class IstioRouter:
 
     def _owned_or_missing(self, kind: str, name: str) -> dict[str, Any] | None:
         resource = VIRTUAL_SERVICE if kind == "VirtualService" else DESTINATION_RULE
-        live = self._kubectl.get(resource, name)
-        if live is None:
-            return None
-        labels = live.get("metadata", {}).get("labels") or {}
-        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
-            raise CheckFailedError(
-                f"{kind} {self.namespace}/{name} exists and is not goship's "
-                f"(label {MANAGED_BY_LABEL}={labels.get(MANAGED_BY_LABEL, '')!r}, expected {MANAGED_BY!r})",
-                hint=_FOREIGN_HINT[kind],
-            )
-        return live
+        return owned_or_missing(
+            self._kubectl, resource, name, kind=kind, namespace=self.namespace, hint=_FOREIGN_HINT[kind]
+        )
 
     def _destination(self, version: str, *, subset: bool = True) -> dict[str, Any]:
         try:
@@ -209,11 +202,6 @@ def _subsets(service_for: Mapping[str, str]) -> dict[str, str]:
             )
         subsets[version] = subset
     return subsets
-
-
-def _check_weights(weights: Mapping[str, int]) -> None:
-    if sum(weights.values()) != 100 or any(w < 0 for w in weights.values()):
-        raise UsageError(f"traffic weights: expected 0 or more each, summing to 100 (found {dict(weights)})")
 
 
 def _header_match(match: HeaderMatch) -> dict[str, dict[str, str]]:

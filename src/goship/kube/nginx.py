@@ -16,6 +16,7 @@ from typing import Any
 from goship.errors import CheckFailedError, UsageError
 from goship.kube.kubectl import ClusterError, Kubectl
 from goship.kube.manifests import MANAGED_BY
+from goship.kube.traffic import check_weights, owned_or_missing
 from goship.rollout.ports import HeaderMatch, TrafficRules
 
 API_VERSION = "networking.k8s.io/v1"
@@ -152,8 +153,7 @@ class NginxRouter:
                 f"(found weights for {', '.join(map(repr, others))})",
                 hint="one canary at a time: promote or abort the current one first",
             )
-        if sum(weights.values()) != 100 or any(w < 0 for w in weights.values()):
-            raise UsageError(f"traffic weights: expected 0 or more each, summing to 100 (found {weights})")
+        check_weights(weights)
         return weights.get(self.canary, 0)
 
     def _match_annotations(self, rules: TrafficRules) -> dict[str, str]:
@@ -220,17 +220,14 @@ class NginxRouter:
         return rules
 
     def _owned_or_missing(self) -> dict[str, Any] | None:
-        live = self._kubectl.get(INGRESS, self.name)
-        if live is None:
-            return None
-        labels = live.get("metadata", {}).get("labels") or {}
-        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
-            raise CheckFailedError(
-                f"Ingress {self.namespace}/{self.name} exists and is not goship's "
-                f"(label {MANAGED_BY_LABEL}={labels.get(MANAGED_BY_LABEL, '')!r}, expected {MANAGED_BY!r})",
-                hint="name another Ingress for the canary, or delete that one if nobody needs it",
-            )
-        return live
+        return owned_or_missing(
+            self._kubectl,
+            INGRESS,
+            self.name,
+            kind="Ingress",
+            namespace=self.namespace,
+            hint="name another Ingress for the canary, or delete that one if nobody needs it",
+        )
 
 
 def _describe(match: HeaderMatch) -> str:

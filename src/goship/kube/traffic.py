@@ -53,11 +53,7 @@ class GatewayRouter:
             )
         if rules.mirror_version is not None:
             raise UsageError("mirroring is not supported by goship's Gateway API router yet")
-        total = sum(rules.weights.values())
-        if total != 100 or any(w < 0 for w in rules.weights.values()):
-            raise UsageError(
-                f"traffic weights: expected 0 or more each, summing to 100 (found {dict(rules.weights)})"
-            )
+        check_weights(rules.weights)
         backends = [self._backend(version, weight) for version, weight in rules.weights.items()]
         http_rules = [
             {"matches": [{"headers": [_header_match(m)]}], "backendRefs": [self._backend(m.version, 100)]}
@@ -93,17 +89,14 @@ class GatewayRouter:
         self._kubectl.run("delete", "httproute", self.route_name, "--ignore-not-found")
 
     def _owned_or_missing(self) -> dict[str, Any] | None:
-        live = self._kubectl.get("httproute", self.route_name)
-        if live is None:
-            return None
-        labels = live.get("metadata", {}).get("labels") or {}
-        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
-            raise CheckFailedError(
-                f"HTTPRoute {self.namespace}/{self.route_name} exists and is not goship's "
-                f"(label {MANAGED_BY_LABEL}={labels.get(MANAGED_BY_LABEL, '')!r}, expected {MANAGED_BY!r})",
-                hint="name another route for the canary, or delete that one if nobody needs it",
-            )
-        return live
+        return owned_or_missing(
+            self._kubectl,
+            "httproute",
+            self.route_name,
+            kind="HTTPRoute",
+            namespace=self.namespace,
+            hint="name another route for the canary, or delete that one if nobody needs it",
+        )
 
     def _backend(self, version: str, weight: int) -> dict[str, Any]:
         try:
@@ -112,6 +105,30 @@ class GatewayRouter:
             known = ", ".join(sorted(self.service_for)) or "none"
             raise UsageError(f"no Service for version {version!r} (known: {known})") from None
         return {"name": service, "port": self.port, "weight": weight}
+
+
+def owned_or_missing(
+    kubectl: Kubectl, resource: str, name: str, *, kind: str, namespace: str, hint: str
+) -> dict[str, Any] | None:
+    """The live object goship's traffic provider would write, ``None`` when there is none; a
+    CheckFailedError when one of that name exists without goship's label (goship never touches it)."""
+    live = kubectl.get(resource, name)
+    if live is None:
+        return None
+    labels = live.get("metadata", {}).get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        raise CheckFailedError(
+            f"{kind} {namespace}/{name} exists and is not goship's "
+            f"(label {MANAGED_BY_LABEL}={labels.get(MANAGED_BY_LABEL, '')!r}, expected {MANAGED_BY!r})",
+            hint=hint,
+        )
+    return live
+
+
+def check_weights(weights: Mapping[str, int]) -> None:
+    """Refuse weights that are not 0 or more each and 100 in all."""
+    if sum(weights.values()) != 100 or any(w < 0 for w in weights.values()):
+        raise UsageError(f"traffic weights: expected 0 or more each, summing to 100 (found {dict(weights)})")
 
 
 def _header_match(match: HeaderMatch) -> dict[str, str]:

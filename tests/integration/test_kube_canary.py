@@ -306,16 +306,7 @@ def test_a_canary_with_errors_is_rolled_back_and_the_stable_deployment_is_untouc
 
 
 def test_a_canary_whose_goship_was_killed_is_resumed_from_its_annotation(shop: Shop) -> None:
-    configure_steps = ["--steps", "10,20,30,40,50"]
-    argv = [sys.executable, "-m", "goship", "canary", "start", "--target", "kubernetes", "--to", CANARY]
-    proc = subprocess.Popen(
-        [*argv, *configure_steps, *shop.cluster_args()],
-        cwd=shop.repo.path,
-        env=shop.repo.env(**shop.env()),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_in_background(shop, "--steps", "10,20,30,40,50")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -351,26 +342,7 @@ def test_a_canary_whose_goship_was_killed_is_resumed_from_its_annotation(shop: S
 
 
 def test_a_second_start_while_one_is_active_is_refused_and_abort_rolls_back(shop: Shop) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "goship",
-            "canary",
-            "start",
-            "--target",
-            "kubernetes",
-            "--to",
-            CANARY,
-            "--confirm-promotion",
-            *shop.cluster_args(),
-        ],
-        cwd=shop.repo.path,
-        env=shop.repo.env(**shop.env()),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_in_background(shop, "--confirm-promotion")
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -461,3 +461,26 @@ def test_the_readme_role_is_all_a_canary_needs(shop: Shop, tmp_path: Path) -> No
     status = shop.goship("canary", "status", "--json", *as_deployer)
     assert status.code == 0, status.stderr
     assert status.json()["canary"]["phase"] == "succeeded"
+
+
+def test_an_autoscaled_service_is_promoted_with_the_replicas_it_serves_with(
+    shop: Shop, prometheus: RunningPrometheus
+) -> None:
+    import yaml
+
+    config = yaml.safe_load((shop.repo.path / "goship.yaml").read_text())
+    config["kubernetes"]["hpa"] = {"enabled": True, "min_replicas": 2, "max_replicas": 5}
+    shop.repo.write("goship.yaml", yaml.safe_dump(config))
+    assert shop.kube("deploy", "--version", STABLE).code == 0
+    # What the HPA would do under load (this cluster has no metrics server, so the test does it).
+    shop.cluster.kubectl("scale", "deployment", "api", "-n", shop.namespace, "--replicas=3")
+
+    result = canary(shop, "start", "--to", CANARY)
+
+    assert result.code == 0, result.stderr + result.stdout
+    doc = state_of(shop)
+    scales = [e["message"] for e in doc["events"] if e["kind"] == "scale"]
+    assert f"{CANARY} → 3 replicas" in scales, scales
+    stable = deployment(shop, "api")
+    assert stable["metadata"]["annotations"]["goship.dev/version"] == CANARY
+    assert stable["spec"]["replicas"] == 3  # the promotion kept the count the autoscaler set

@@ -155,7 +155,12 @@ def _engine(
     metrics = prometheus_metrics(
         config.canary.metrics, stable=stable, canary=canary, canary_upstream=upstream
     )
-    spec = spec_from_document(doc, canary=canary, replicas=kube.replicas)
+    # Before it takes all traffic the canary gets as many replicas as stable serves with now (the HPA may
+    # have scaled it past goship.yaml's count).
+    live = session.kubectl.get("deployment.apps", name)
+    serving = ((live or {}).get("spec") or {}).get("replicas")
+    replicas = max(kube.replicas, serving if isinstance(serving, int) else 0)
+    spec = spec_from_document(doc, canary=canary, replicas=replicas)
     # The canary's pods get as long to become available as a rollout has to progress.
     spec = _with(
         spec,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from goship._backoff import Backoff
 from goship._http import Client
 from goship.errors import RegistryError
 from goship.image.auth import Credentials
@@ -25,7 +26,6 @@ from goship.image.oci import MEDIA_TYPE_INDEX as OCI_INDEX
 from goship.image.oci import MEDIA_TYPE_MANIFEST as OCI_MANIFEST
 from goship.image.registry import (
     Registry,
-    RetryPolicy,
     descriptor_of,
     digest_of,
     fallback_tag,
@@ -479,7 +479,7 @@ def test_retry_after_as_an_http_date_is_honoured(proxy: FaultProxy, sleeps: list
 
 
 def test_exhausted_retries_are_a_clear_error(proxy: FaultProxy, sleeps: list[float]) -> None:
-    reg, repo = via(proxy, sleeps, retry=RetryPolicy(attempts=3, base_delay=0.25)), new_repo()
+    reg, repo = via(proxy, sleeps, retry=Backoff(attempts=3, base_delay=0.25)), new_repo()
     proxy.faults += [Fault("GET", "/tags/list", nth=n, action="status", status=502) for n in (1, 2, 3)]
     with pytest.raises(RegistryError) as caught:
         reg.list_tags(repo)

@@ -6,11 +6,12 @@ fake clock, so nothing sleeps and nothing touches a network."""
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from goship.kube.kubectl import ClusterError, Kubectl, Retry, classify, safe_to_repeat
+from goship.kube.kubectl import KUBECTL_BACKOFF, ClusterError, Kubectl, classify, safe_to_repeat
 
 PROXY = "http://127.0.0.1:36897"
 KLOG = 'I1128 15:59:10.190410    5366 log.go:244] Unsolicited response received on idle HTTP channel starting with "0\\r\\n\\r\\n"; err=<nil>\n'
@@ -133,11 +134,11 @@ def test_only_requests_whose_repeat_changes_nothing_more_are_safe_to_repeat(
 
 
 def test_backoff_doubles_up_to_its_cap_with_a_jittered_share() -> None:
-    low, high = Retry(draw=lambda: 0.0), Retry(draw=lambda: 0.999999)
+    low, high = replace(KUBECTL_BACKOFF, draw=lambda: 0.0), replace(KUBECTL_BACKOFF, draw=lambda: 0.999999)
 
     assert [low.delay(n) for n in range(1, 8)] == [0.125, 0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
     assert [round(high.delay(n), 3) for n in range(1, 8)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert Retry(jitter=0.0, draw=lambda: 0.7).delay(3) == 1.0
+    assert replace(KUBECTL_BACKOFF, jitter=0.0, draw=lambda: 0.7).delay(3) == 1.0
 
 
 class FakeClock:
@@ -196,7 +197,7 @@ exit "$(cat "$d/$n.rc" 2>/dev/null || echo 0)"
             clock.now += clock.per_call
             return clock.now
 
-        policy = Retry(attempts=attempts, sleep=sleep, clock=now, draw=lambda: 0.5)
+        policy = replace(KUBECTL_BACKOFF, attempts=attempts, sleep=sleep, clock=now, draw=lambda: 0.5)
         return Kubectl(program=str(self.root / "kubectl"), namespace="x", retry=policy)
 
 

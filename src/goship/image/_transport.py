@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from goship import _http
+from goship._backoff import Backoff
 from goship.errors import RegistryError
 from goship.image.auth import Authenticator
 
@@ -20,16 +20,9 @@ _BODY_SHOWN = 300
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before a registry counts as failing."""
-
-    attempts: int = 5
-    """Tries per request (or per blob upload), the first included."""
-    base_delay: float = 0.5
-    """Seconds before the second try; each later try waits twice as long."""
-    max_delay: float = 30.0
-    """The longest wait between tries, also for a ``Retry-After`` that asks for more."""
+REGISTRY_BACKOFF = Backoff(attempts=5, base_delay=0.5, max_delay=30.0)
+"""For registries: 5 tries per request (or blob upload), waits doubling from 0.5 s, a ``Retry-After``
+honoured up to 30 s."""
 
 
 class _Transient(Exception):
@@ -54,7 +47,7 @@ class RegistryTransport:
         auth: Authenticator,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
-        retry: RetryPolicy,
+        retry: Backoff,
     ) -> None:
         self.host = host
         self._base = base
@@ -146,10 +139,8 @@ class RegistryTransport:
                         f"(gave up after {policy.attempts} attempts)",
                         hint="the registry or the network is unwell; try again later",
                     ) from exc
-                backoff = min(policy.max_delay, policy.base_delay * 2 ** (n - 1))
-                wait = backoff if exc.retry_after is None else min(policy.max_delay, exc.retry_after)
-                self._sleep(wait)
-        raise AssertionError("unreachable: RetryPolicy.attempts must be at least 1")
+                self._sleep(policy.delay(n, exc.retry_after))
+        raise AssertionError("unreachable: Backoff.attempts must be at least 1")
 
     def once(
         self,

@@ -20,10 +20,11 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 from goship import _http
+from goship._backoff import Backoff
 from goship.errors import RegistryError
 from goship.image._transport import (
+    REGISTRY_BACKOFF,
     RegistryTransport,
-    RetryPolicy,
     _error_json,
     _json_or_empty,
     _Transient,
@@ -34,7 +35,6 @@ from goship.image.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MEDIA_TYPE_I
 __all__ = [
     "MANIFEST_TYPES",
     "Registry",
-    "RetryPolicy",
     "ServedManifest",
     "descriptor_of",
     "digest_of",
@@ -87,7 +87,7 @@ class Registry:
         client: _http.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
     ) -> None:
         if "/" in host or not host:
             raise RegistryError(f"expected a registry host like ghcr.io or localhost:5000, got {host!r}")
@@ -108,7 +108,7 @@ class Registry:
             auth=self._auth,
             sleep=sleep,
             clock=clock,
-            retry=retry or RetryPolicy(),
+            retry=retry or REGISTRY_BACKOFF,
         )
         self._sessions: dict[tuple[str, str], str] = {}
         """Upload sessions a refused mount opened, reused by the next upload of that blob."""

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from goship import _proc
+from goship._backoff import Backoff
 from goship.errors import EnvironmentFailure, RemoteError, UsageError
 
 FIELD_MANAGER = "goship"
@@ -196,31 +195,10 @@ def safe_to_repeat(args: Sequence[str], input: str | None = None) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Retry:
-    """How hard goship tries a request that is safe to repeat before the API server counts as failing."""
-
-    attempts: int = 5
-    """Tries per request, the first included."""
-    base_delay: float = 0.25
-    """Seconds before the second try; each later try waits twice as long, up to ``max_delay``."""
-    max_delay: float = 4.0
-    budget: float = 10.0
-    """Seconds from the first try after which no further try is started."""
-    jitter: float = 0.5
-    """The share of each wait drawn at random, so that many clients do not come back in step."""
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
-    draw: Callable[[], float] = field(default=random.random, compare=False, repr=False)
-    """A number in [0, 1): the jitter's source."""
-
-    def delay(self, attempt: int) -> float:
-        """The wait after failed try number ``attempt`` (from 1)."""
-        capped = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return capped * (1 - self.jitter) + capped * self.jitter * self.draw()
-
-
-NO_RETRY = Retry(attempts=1)
+KUBECTL_BACKOFF = Backoff(attempts=5, base_delay=0.25, max_delay=4.0, budget=10.0, jitter=0.5)
+"""For the API server: 5 tries within 10 s, waits doubling from 0.25 s to at most 4 s, half of each drawn at
+random so that many clients do not come back in step."""
+NO_RETRY = Backoff(attempts=1)
 
 
 @dataclass(frozen=True)
@@ -236,7 +214,7 @@ class Kubectl:
     """Per request; an API server that does not answer is an error, not a hang."""
     cwd: Path = Path(".")
     env: Mapping[str, str] | None = None
-    retry: Retry = Retry()
+    retry: Backoff = KUBECTL_BACKOFF
     """For requests safe to repeat (:func:`safe_to_repeat`) that met a transient fault."""
 
     @classmethod
@@ -299,7 +277,7 @@ class Kubectl:
                 )
             wait = policy.delay(attempt)
             spent = policy.clock() - start
-            if attempt >= policy.attempts or spent + wait > policy.budget:
+            if not policy.another(attempt, spent=spent, wait=wait):
                 what = "" if err.message.startswith(command) else f" on {command}"
                 raise ClusterError(
                     f"{err.message} (gave up{what} after {attempt} attempt{'s' if attempt > 1 else ''} "

@@ -182,40 +182,25 @@ def start(
 
     Example: goship canary start --to v1.4.0 --wait
     """
-    if target == "kubernetes":
-        from goship.cli import canary_kube
-
-        return canary_kube.start(
-            to=to,
-            doc=_spec(
-                steps=steps,
-                interval=interval,
-                judge=judge,
-                min_requests=min_requests,
-                failure_threshold=failure_threshold,
-                confirm_promotion=confirm_promotion,
-            ),
-            service=service,
-            store=store,
-            cluster=canary_kube.Cluster(namespace, kubeconfig, context, kubectl),
-            dry_run=dry_run,
-            json=json,
-        )
-    from goship.cli import canary_local
-
-    return canary_local.start(
-        to=to,
+    doc = _spec(
         steps=steps,
         interval=interval,
         judge=judge,
         min_requests=min_requests,
         failure_threshold=failure_threshold,
         confirm_promotion=confirm_promotion,
-        wait=wait,
-        service=service,
-        store=store,
-        dry_run=dry_run,
-        json=json,
+    )
+    if target == "kubernetes":
+        from goship.cli import canary_kube
+
+        cluster = canary_kube.Cluster(namespace, kubeconfig, context, kubectl)
+        return canary_kube.start(
+            to=to, doc=doc, service=service, store=store, cluster=cluster, dry_run=dry_run, json=json
+        )
+    from goship.cli import canary_local
+
+    return canary_local.start(
+        to=to, doc=doc, wait=wait, service=service, store=store, dry_run=dry_run, json=json
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goship.cli._local import dry, open_local, request_for, running, say_for, version_name
-from goship.cli.canary import Flag, Json, JudgeName, _document, _done, _outcome, _spec
+from goship.cli.canary import Flag, Json, _document, _done, _outcome
 from goship.errors import EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
@@ -159,19 +159,14 @@ def _bring_back(
 def start(
     *,
     to: str,
-    steps: str | None = None,
-    interval: str | None = None,
-    judge: JudgeName | None = None,
-    min_requests: int | None = None,
-    failure_threshold: int | None = None,
-    confirm_promotion: Flag = False,
+    doc: dict[str, Any],
     wait: Flag = False,
     service: str | None = None,
     store: Path | None = None,
     dry_run: Flag = False,
     json: Json = False,
 ) -> int:
-    """``goship canary start`` on the local runtime."""
+    """``goship canary start`` on the local runtime, with ``doc`` the canary settings (goship.yaml and flags)."""
     from goship.local.canary import spec_from_document
 
     images, chosen, directory = open_local(service, store)
@@ -183,14 +178,6 @@ def start(
             hint="see 'goship canary status'; stop it with 'goship canary abort' (or continue a stopped one "
             "with 'goship canary resume')",
         )
-    doc = _spec(
-        steps=steps,
-        interval=interval,
-        judge=judge,
-        min_requests=min_requests,
-        failure_threshold=failure_threshold,
-        confirm_promotion=confirm_promotion,
-    )
     spec_from_document(doc, canary=to, replicas=1)  # settings are refused before anything is looked up
     runtime = running(directory)
     if runtime is None:

@@ -348,6 +348,7 @@ def build(go: Go, request: BuildRequest, out_dir: Path, *, cache: BuildCache | N
     toolchain = _toolchain(go, request)
     output.parent.mkdir(parents=True, exist_ok=True)
     reused = False
+    sha256: str | None = None
     if cache is None:
         # Build beside the target and rename: a failed build never leaves a half-written binary behind.
         with tempfile.TemporaryDirectory(prefix=".goship-build-", dir=output.parent) as scratch:
@@ -358,19 +359,18 @@ def build(go: Go, request: BuildRequest, out_dir: Path, *, cache: BuildCache | N
         slot = cache.slot(request, toolchain["GOVERSION"])
         with cache.lock(slot):
             kept = slot / request.output_name
-            _drop_if_damaged(kept)
+            sealed = _sealed_or_dropped(kept)
             before = _identity(kept)
             _go_build(go, request, kept)
             # Go relinks into a new file and renames it; an up-to-date binary keeps its inode.
             reused = before is not None and _identity(kept) == before
-            if not reused:
-                _seal(kept)
+            sha256 = sealed if reused else _seal(kept)
             _copy_atomically(kept, output)
     return BuiltBinary(
         path=output,
         package=request.package,
         platform=request.platform,
-        sha256=_sha256_file(output),
+        sha256=sha256 or _sha256_file(output),
         build_id=read_build_id(output),
         size=output.stat().st_size,
         go_version=toolchain["GOVERSION"],
@@ -398,24 +398,30 @@ def _seal_path(binary: Path) -> Path:
     return binary.with_name(f".{binary.name}.sha256")
 
 
-def _seal(binary: Path) -> None:
-    """Records the SHA-256 of a binary Go just wrote into a cache slot."""
-    _seal_path(binary).write_text(_sha256_file(binary) + "\n", encoding="ascii")
+def _seal(binary: Path) -> str:
+    """Records the SHA-256 of a binary Go just wrote into a cache slot; returns it."""
+    digest = _sha256_file(binary)
+    _seal_path(binary).write_text(digest + "\n", encoding="ascii")
+    return digest
 
 
-def _drop_if_damaged(binary: Path) -> None:
-    """Deletes a cached binary whose bytes are not the ones sealed after its build.
+def _sealed_or_dropped(binary: Path) -> str | None:
+    """The SHA-256 a cached binary was sealed with when its bytes still have it; otherwise the binary is
+    deleted (and ``None``).
 
     Go trusts a target whose build ID matches: a file cut short or overwritten behind the build ID note
-    would be left as it is and copied into an image. The seal costs a hash of the binary (~2 ms)."""
+    would be left as it is and copied into an image. The seal costs a hash of the binary (~2 ms), which
+    is also the image's record of it."""
     if not binary.exists():
-        return
+        return None
     try:
         sealed = _seal_path(binary).read_text(encoding="ascii").strip()
     except OSError:
         sealed = ""
     if sealed != _sha256_file(binary):
         binary.unlink()
+        return None
+    return sealed
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

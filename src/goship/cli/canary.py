@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from goship.cli._app import App, Parameter
+from goship.cli._cluster import Context, Kubeconfig, KubectlProgram, Namespace
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -31,23 +32,6 @@ Target = Annotated[
         help="local (the runtime 'goship up' started) or kubernetes (the cluster kubectl reaches; the "
         "canary's state lives in an annotation there)."
     ),
-]
-Namespace = Annotated[
-    str | None,
-    Parameter(
-        name=["--namespace", "-n"],
-        help="With --target kubernetes: the namespace (default: kubernetes.namespace, else the context's).",
-    ),
-]
-Kubeconfig = Annotated[
-    Path | None, Parameter(help="With --target kubernetes: the kubeconfig file (default: as kubectl's).")
-]
-Context = Annotated[
-    str | None, Parameter(help="With --target kubernetes: the kubeconfig context (default: its current one).")
-]
-KubectlProgram = Annotated[
-    str | None,
-    Parameter(help="With --target kubernetes: the kubectl program (default: $GOSHIP_KUBECTL, else kubectl)."),
 ]
 
 

@@ -9,6 +9,7 @@ was killed (traffic goes back to stable first when nobody judged it for an inter
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -48,11 +49,11 @@ class _Session:
 
 
 def _open(service: str | None, store: Path | None, cluster: Cluster) -> _Session:
-    from goship.cli.kube import _kubectl, _service
+    from goship.cli._cluster import kubectl_for, open_service
     from goship.kube.canary import AnnotationState, canary_name
 
-    images, chosen = _service(service, store)
-    client = _kubectl(
+    images, chosen = open_service(service, store)
+    client = kubectl_for(
         images,
         program=cluster.kubectl,
         kubeconfig=cluster.kubeconfig,
@@ -100,16 +101,6 @@ class _Reporting:
         self._events, self._decisions = len(state.events), len(state.decisions)
 
 
-def _release_doc(release: Release) -> dict[str, str]:
-    return {
-        "service": release.service,
-        "repository": release.repository,
-        "digest": release.digest,
-        "version": release.version,
-        "commit": release.commit,
-    }
-
-
 def _engine(
     session: _Session,
     *,
@@ -138,9 +129,9 @@ def _engine(
     chosen = provider(kube, session.kubectl, session.namespace, service=name, stable=stable, canary=canary)
     work = workload(name, ports=session.chosen.settings.ports, user=session.chosen.settings.user, config=kube)
     promotion_objects = render(work, release, kube, namespace=session.namespace)
-    from goship.cli.kube import _deployer
+    from goship.cli._cluster import deployer_for
 
-    deployer = _deployer(session.images, session.chosen, session.kubectl, json=False)
+    deployer = deployer_for(session.images, session.chosen, session.kubectl, json=False)
     deployer.say = say
     workloads = KubeCanaryWorkloads(
         session.kubectl,
@@ -162,7 +153,7 @@ def _engine(
     replicas = max(kube.replicas, serving if isinstance(serving, int) else 0)
     spec = spec_from_document(doc, canary=canary, replicas=replicas)
     # The canary's pods get as long to become available as a rollout has to progress.
-    spec = _with(
+    spec = dataclasses.replace(
         spec,
         ready_deadline_s=kube.progress_deadline,
         poll_s=1.0,
@@ -180,12 +171,6 @@ def _engine(
         service=name,
     )
     return engine, chosen
-
-
-def _with(spec: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(spec, **changes)
 
 
 def _finish(state: CanaryState, chosen: Provider, *, json: bool) -> int:
@@ -207,8 +192,8 @@ def start(
     json: bool,
 ) -> int:
     """``goship canary start --target kubernetes``: deploy the canary beside stable and drive it."""
+    from goship.cli._cluster import release_for
     from goship.cli._local import dry, say_for
-    from goship.cli.kube import _release
     from goship.kube.canary import canary_name, canary_objects, stable_version
     from goship.kube.manifests import workload
     from goship.local.canary import spec_from_document
@@ -224,7 +209,7 @@ def start(
             hint="see 'goship canary status --target kubernetes'; continue it with 'goship canary resume "
             "--target kubernetes' or stop it with 'goship canary abort --target kubernetes'",
         )
-    release = _release(session.images, session.chosen, version=to, image=None)
+    release = release_for(session.images, session.chosen, version=to, image=None)
     live = session.kubectl.get("deployment.apps", name)
     stable = stable_version(live, service=name, namespace=session.namespace)
     if stable == release.version:
@@ -253,7 +238,13 @@ def start(
     )
     say(f"started: {plan}")
     engine.begin(
-        target={"kubernetes": {"namespace": session.namespace, "release": _release_doc(release), "spec": doc}}
+        target={
+            "kubernetes": {
+                "namespace": session.namespace,
+                "release": dataclasses.asdict(release),
+                "spec": doc,
+            }
+        }
     )
     return _finish(_drive(engine, takeover=False), chosen, json=json)
 

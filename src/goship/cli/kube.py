@@ -9,6 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from goship.cli._app import Parameter
+from goship.cli._cluster import (
+    Context,
+    Kubeconfig,
+    KubectlProgram,
+    Namespace,
+    deployer_for,
+    kubectl_for,
+    open_service,
+    release_for,
+)
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -16,53 +26,12 @@ if TYPE_CHECKING:
     from goship.image.services import Service
     from goship.kube.deploy import Deployer, DeployResult
     from goship.kube.history import DeployRecord, Revision
-    from goship.kube.kubectl import Kubectl
     from goship.kube.manifests import Manifest
     from goship.kube.release import Release
 
 __all__ = ["deploy", "history", "render", "rollback"]
 
 Flag = Annotated[bool, Parameter(negative=())]
-Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"])]
-
-
-def _service(name: str | None, store: Path | None) -> tuple[ImageSession, Service]:
-    from goship.cli._images import open_images
-
-    images = open_images(names=[name] if name else [], platforms=[], store=store, insecure=False)
-    if len(images.services) != 1:
-        names = ", ".join(s.name for s in images.services)
-        raise UsageError(f"which service? this repository has {names}", hint="name one with --service")
-    return images, images.services[0]
-
-
-def _release(images: ImageSession, chosen: Service, *, version: str | None, image: str | None) -> Release:
-    """--image as given, else the release record of --version (default: what HEAD builds as)."""
-    from goship.kube.release import load_release, release_of_image
-
-    if image is not None:
-        return release_of_image(image, service=chosen.name, version=version)
-    if version is None:
-        version = images.identity(chosen).version
-    return load_release(images.store.root, chosen.name, version)
-
-
-def _kubectl(
-    images: ImageSession,
-    *,
-    program: str | None,
-    kubeconfig: Path | None,
-    context: str | None,
-    namespace: str | None,
-) -> Kubectl:
-    from goship.kube.kubectl import Kubectl
-
-    return Kubectl.from_options(
-        program=program,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace or images.session.config.kubernetes.namespace,
-    )
 
 
 def _objects(
@@ -74,19 +43,6 @@ def _objects(
     config = images.session.config.kubernetes
     work = workload(chosen.name, ports=chosen.settings.ports, user=chosen.settings.user, config=config)
     return render_objects(work, release, config, namespace=namespace)
-
-
-def _deployer(images: ImageSession, chosen: Service, kubectl: Kubectl, *, json: bool) -> Deployer:
-    from goship.kube.deploy import Deployer
-    from goship.ui import console
-
-    namespace = kubectl.current_namespace()
-    return Deployer(
-        kubectl.in_namespace(namespace),
-        service=chosen.name,
-        config=images.session.config.kubernetes,
-        say=(lambda message: None) if json else console.info,
-    )
 
 
 def render(
@@ -129,8 +85,8 @@ def render(
     """
     from goship.ui import console
 
-    images, chosen = _service(service, store)
-    release = _release(images, chosen, version=version, image=image)
+    images, chosen = open_service(service, store)
+    release = release_for(images, chosen, version=version, image=image)
     if rewrite:
         return _rewrite(rewrite, release, in_place=in_place, json=json)
     if in_place:
@@ -200,9 +156,9 @@ def deploy(
     version: str | None = None,
     image: str | None = None,
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
     wait: bool = True,
     undo: bool = True,
     timeout: float | None = None,
@@ -224,14 +180,6 @@ def deploy(
         The release to deploy (default: the version HEAD builds as), by its release record.
     image
         The image by digest instead (REGISTRY/REPOSITORY@sha256:…).
-    namespace
-        The namespace (default: kubernetes.namespace, else the kubeconfig context's).
-    kubeconfig
-        The kubeconfig file (default: as kubectl: $KUBECONFIG, else ~/.kube/config).
-    context
-        The kubeconfig context (default: its current context).
-    kubectl
-        The kubectl program (default: $GOSHIP_KUBECTL, else kubectl on PATH).
     wait
         Watch the rollout to its end (--no-wait: apply and return).
     undo
@@ -251,10 +199,10 @@ def deploy(
 
     Example: goship deploy --version v1.4.0 -n shop
     """
-    images, chosen = _service(service, store)
-    release = _release(images, chosen, version=version, image=image)
-    client = _kubectl(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
-    deployer = _deployer(images, chosen, client, json=json)
+    images, chosen = open_service(service, store)
+    release = release_for(images, chosen, version=version, image=image)
+    client = kubectl_for(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
+    deployer = deployer_for(images, chosen, client, json=json)
     objects = _objects(images, chosen, release, deployer.kubectl.namespace)
     if dry_run:
         return _dry_run(deployer, release, objects, force_conflicts=force_conflicts, json=json)
@@ -278,9 +226,9 @@ def rollback(
     to: str | None = None,
     service: str | None = None,
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
     wait: bool = True,
     timeout: float | None = None,
     force_conflicts: Flag = False,
@@ -297,14 +245,6 @@ def rollback(
         another digest than now).
     service
         The service (needed when the repository has several).
-    namespace
-        The namespace (default: kubernetes.namespace, else the kubeconfig context's).
-    kubeconfig
-        The kubeconfig file (default: as kubectl).
-    context
-        The kubeconfig context (default: its current context).
-    kubectl
-        The kubectl program (default: $GOSHIP_KUBECTL, else kubectl on PATH).
     wait
         Watch the rollout to its end.
     timeout
@@ -318,9 +258,9 @@ def rollback(
 
     Example: goship rollback --to v1.3.0
     """
-    images, chosen = _service(service, store)
-    client = _kubectl(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
-    deployer = _deployer(images, chosen, client, json=json)
+    images, chosen = open_service(service, store)
+    client = kubectl_for(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
+    deployer = deployer_for(images, chosen, client, json=json)
     config = images.session.config.kubernetes
     result = deployer.rollback(
         to, wait=wait, timeout=_timeout(timeout, config.rollout_timeout), force_conflicts=force_conflicts
@@ -332,9 +272,9 @@ def history(
     *,
     service: str | None = None,
     namespace: Namespace = None,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    kubectl: str | None = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    kubectl: KubectlProgram = None,
     store: Path | None = None,
     json: Flag = False,
 ) -> int:
@@ -345,14 +285,6 @@ def history(
     ----------
     service
         The service (needed when the repository has several).
-    namespace
-        The namespace (default: kubernetes.namespace, else the kubeconfig context's).
-    kubeconfig
-        The kubeconfig file (default: as kubectl).
-    context
-        The kubeconfig context (default: its current context).
-    kubectl
-        The kubectl program (default: $GOSHIP_KUBECTL, else kubectl on PATH).
     store
         goship's local store (for the repository's settings only).
     json
@@ -365,9 +297,9 @@ def history(
     from goship.kube.history import revisions
     from goship.ui import console
 
-    images, chosen = _service(service, store)
-    client = _kubectl(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
-    deployer = _deployer(images, chosen, client, json=json)
+    images, chosen = open_service(service, store)
+    client = kubectl_for(images, program=kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
+    deployer = deployer_for(images, chosen, client, json=json)
     live = deployer.live()
     record = deployer.history()
     record.settle(live)

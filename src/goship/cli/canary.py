@@ -35,7 +35,7 @@ Target = Annotated[
 ]
 
 
-def _document(state: CanaryState, *, judged: bool | None = None) -> dict[str, Any]:
+def canary_document(state: CanaryState, *, judged: bool | None = None) -> dict[str, Any]:
     from goship.rollout import canary_state
 
     doc = canary_state.to_json(state)
@@ -47,7 +47,7 @@ def _document(state: CanaryState, *, judged: bool | None = None) -> dict[str, An
     return doc
 
 
-def _spec(
+def settings_document(
     *,
     steps: str | None,
     interval: str | None,
@@ -85,13 +85,13 @@ def _spec(
     return doc
 
 
-def _outcome(state: CanaryState, *, json: bool, action: str) -> int:
+def report_outcome(state: CanaryState, *, json: bool, action: str) -> int:
     """Exit 0 when promoted, 1 when rolled back."""
     from goship.ui import console
     from goship.ui.canary import progress_line
 
     if json:
-        console.print_json({"action": action, "canary": _document(state)})
+        console.print_json({"action": action, "canary": canary_document(state)})
     else:
         console.info(progress_line(state))
     if state.phase == "succeeded":
@@ -166,7 +166,7 @@ def start(
 
     Example: goship canary start --to v1.4.0 --wait
     """
-    doc = _spec(
+    doc = settings_document(
         steps=steps,
         interval=interval,
         judge=judge,
@@ -271,12 +271,12 @@ def explain(
     return canary_local.explain(version=version, service=service, store=store, json=json)
 
 
-def _done(state: CanaryState, answer: dict[str, Any], *, json: bool, action: str) -> int:
+def report_command(state: CanaryState, answer: dict[str, Any], *, json: bool, action: str) -> int:
     from goship.ui import console
     from goship.ui.canary import progress_line
 
     if json:
-        console.print_json({"action": action, **answer, "canary": _document(state)})
+        console.print_json({"action": action, **answer, "canary": canary_document(state)})
     else:
         console.info(str(answer.get("message") or progress_line(state)))
     return 0

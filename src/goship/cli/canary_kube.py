@@ -174,11 +174,11 @@ def _engine(
 
 
 def _finish(state: CanaryState, chosen: Provider, *, json: bool) -> int:
-    from goship.cli.canary import _outcome
+    from goship.cli.canary import report_outcome
 
     if chosen.remove_at_end and not state.active:
         chosen.router.delete()
-    return _outcome(state, json=json, action="finished")
+    return report_outcome(state, json=json, action="finished")
 
 
 def start(
@@ -334,7 +334,7 @@ def _interval(state: CanaryState, session: _Session) -> float:
 
 
 def status(*, service: str | None, store: Path | None, cluster: Cluster, json: bool) -> int:
-    from goship.cli.canary import _document
+    from goship.cli.canary import canary_document
     from goship.ui import console
     from goship.ui.canary import render_status
 
@@ -343,7 +343,7 @@ def status(*, service: str | None, store: Path | None, cluster: Cluster, json: b
     judged = state is not None and state.active and driven(state, _interval(state, session))
     if json:
         console.print_json(
-            {"canary": _document(state) if state else None, "judged": judged, "runtime": False}
+            {"canary": canary_document(state) if state else None, "judged": judged, "runtime": False}
         )
         return 0
     if state is None:
@@ -357,7 +357,7 @@ def status(*, service: str | None, store: Path | None, cluster: Cluster, json: b
 
 
 def explain(*, service: str | None, store: Path | None, cluster: Cluster, json: bool) -> int:
-    from goship.cli.canary import _document
+    from goship.cli.canary import canary_document
     from goship.ui import console
     from goship.ui.canary import render_explain
 
@@ -369,7 +369,7 @@ def explain(*, service: str | None, store: Path | None, cluster: Cluster, json: 
             hint="start one with 'goship canary start --target kubernetes'",
         )
     if json:
-        console.print_json({"canary": _document(state)})
+        console.print_json({"canary": canary_document(state)})
         return 0
     render_explain(console.stdout(), state)
     return 0
@@ -390,7 +390,7 @@ def command(
     """pause, resume, promote or abort on the state in the cluster; ``abort`` rolls back at once, and
     ``resume`` drives the canary here when no engine does."""
     from goship.cli._local import dry, say_for
-    from goship.cli.canary import _done
+    from goship.cli.canary import report_command
 
     session = _open(service, store, cluster)
     state = _active(session, command)
@@ -406,7 +406,9 @@ def command(
         state = engine.abort(reason)
         if chosen.remove_at_end:
             chosen.router.delete()
-        return _done(state, {"phase": state.phase, "reason": state.reason}, json=json, action="aborted")
+        return report_command(
+            state, {"phase": state.phase, "reason": state.reason}, json=json, action="aborted"
+        )
     else:
         if state.paused:
             state = engine.resume()
@@ -417,7 +419,7 @@ def command(
             return _finish(
                 _follow(session, state, say, poll_s=min(engine.spec.interval_s, 5.0)), chosen, json=json
             )
-    return _done(state, {"phase": state.phase, "paused": state.paused}, json=json, action=command)
+    return report_command(state, {"phase": state.phase, "paused": state.paused}, json=json, action=command)
 
 
 def _follow(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goship.cli._local import dry, open_local, request_for, running, say_for, version_name
-from goship.cli.canary import Flag, Json, _document, _done, _outcome
+from goship.cli.canary import Flag, Json, canary_document, report_command, report_outcome
 from goship.errors import EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
@@ -203,12 +203,14 @@ def start(
         "the runtime daemon judges it"
     )
     if wait:
-        return _outcome(_follow(runtime, directory, json=json), json=json, action="started")
+        return report_outcome(_follow(runtime, directory, json=json), json=json, action="started")
     state = _load(directory)
     if json:
         from goship.ui import console
 
-        console.print_json({"action": "started", "canary": _document(state, judged=True) if state else None})
+        console.print_json(
+            {"action": "started", "canary": canary_document(state, judged=True) if state else None}
+        )
     else:
         say("follow it with 'goship canary status' or 'goship canary explain'")
     return 0
@@ -229,7 +231,11 @@ def status(
     judged = _judged(runtime)
     if json:
         console.print_json(
-            {"canary": _document(state) if state else None, "judged": judged, "runtime": runtime is not None}
+            {
+                "canary": canary_document(state) if state else None,
+                "judged": judged,
+                "runtime": runtime is not None,
+            }
         )
         return 0
     if state is None:
@@ -259,7 +265,7 @@ def explain(
         raise UsageError(f"{name}: no canary {which}to explain", hint="start one with 'goship canary start'")
     state, _ = found
     if json:
-        console.print_json({"canary": _document(state)})
+        console.print_json({"canary": canary_document(state)})
         return 0
     from goship.ui.canary import render_explain
 
@@ -284,7 +290,7 @@ def pause(
         json=json,
         plan="would pause the canary of {canary}",
     )
-    return 0 if answer is None else _done(state, answer, json=json, action="paused")
+    return 0 if answer is None else report_command(state, answer, json=json, action="paused")
 
 
 def promote(
@@ -305,7 +311,7 @@ def promote(
         json=json,
         plan="would promote {canary} to 100 % and scale {stable} down",
     )
-    return 0 if answer is None else _done(state, answer, json=json, action="promoting")
+    return 0 if answer is None else report_command(state, answer, json=json, action="promoting")
 
 
 def abort(
@@ -326,9 +332,11 @@ def abort(
     runtime = _live(directory)
     if runtime is None:
         state = abandon(_state_path(directory), f"{reason} (the runtime was not running)")
-        return _done(state, {"phase": state.phase, "reason": state.reason}, json=json, action="aborted")
+        return report_command(
+            state, {"phase": state.phase, "reason": state.reason}, json=json, action="aborted"
+        )
     answer = runtime.client().canary_command("abort", {"reason": reason})
-    return _done(_load(directory) or state, answer, json=json, action="aborted")
+    return report_command(_load(directory) or state, answer, json=json, action="aborted")
 
 
 def resume(
@@ -355,5 +363,5 @@ def resume(
     else:
         say(str(answer.get("message") or f"resumed the canary of {state.canary}"))
     if wait:
-        return _outcome(_follow(runtime, directory, json=json), json=json, action="resumed")
-    return _done(_load(directory) or state, answer, json=json, action="resumed")
+        return report_outcome(_follow(runtime, directory, json=json), json=json, action="resumed")
+    return report_command(_load(directory) or state, answer, json=json, action="resumed")

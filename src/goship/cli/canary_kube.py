@@ -109,6 +109,7 @@ def _engine(
     doc: Mapping[str, Any],
     say: Callable[[str], None],
     seen: CanaryState | None,
+    stable_live: Mapping[str, Any] | None = None,
 ) -> tuple[CanaryEngine, Provider]:
     """The engine for a canary of ``release`` against ``stable``, with the cluster's ports."""
     from goship.kube.canary import (
@@ -148,7 +149,7 @@ def _engine(
     )
     # Before it takes all traffic the canary gets as many replicas as stable serves with now (the HPA may
     # have scaled it past goship.yaml's count).
-    live = session.kubectl.get("deployment.apps", name)
+    live = stable_live if stable_live is not None else session.kubectl.get("deployment.apps", name)
     serving = ((live or {}).get("spec") or {}).get("replicas")
     replicas = max(kube.replicas, serving if isinstance(serving, int) else 0)
     spec = spec_from_document(doc, canary=canary, replicas=replicas)
@@ -224,7 +225,9 @@ def start(
         f"Deployment and Service {canary_name(name)}, traffic by {kube.canary.provider} {weights}, then promotion"
     )
     say = say_for(json)
-    engine, chosen = _engine(session, stable=stable, release=release, doc=doc, say=say, seen=None)
+    engine, chosen = _engine(
+        session, stable=stable, release=release, doc=doc, say=say, seen=None, stable_live=live
+    )
     # What the provider will be asked to carry is refused now (a dry run too), before anything is created.
     first = engine.spec.weights()[0]
     chosen.router.check(engine.rules({stable: 100 - first, release.version: first}, matches=True))

@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from goship.config import CanaryMetricsConfig, KubernetesConfig
 from goship.errors import ConfigError, UsageError
@@ -34,6 +34,10 @@ from goship.kube.workloads import KubeWorkloads
 from goship.rollout import canary_state
 from goship.rollout.canary_state import CanaryState
 from goship.rollout.ports import TrafficRules
+
+if TYPE_CHECKING:
+    from goship.rollout.prometheus.metrics import PrometheusMetrics
+    from goship.rollout.prometheus.templates import QueryTemplate
 
 STATE_ANNOTATION = "goship.dev/canary-state"
 STATE_FIELD_MANAGER = "goship-canary-state"
@@ -190,7 +194,9 @@ def stable_version(live: Mapping[str, Any] | None, *, service: str, namespace: s
     return str(version)
 
 
-def metrics_template(config: CanaryMetricsConfig, *, stable: str, canary: str, canary_upstream: str) -> Any:
+def metrics_template(
+    config: CanaryMetricsConfig, *, stable: str, canary: str, canary_upstream: str
+) -> QueryTemplate:
     """The PromQL template goship.yaml's canary.metrics names, with its fixed labels."""
     from goship.rollout.prometheus.templates import BUILTINS, Matcher, nginx_canary_versions
 
@@ -206,7 +212,9 @@ def metrics_template(config: CanaryMetricsConfig, *, stable: str, canary: str, c
     return template
 
 
-def prometheus_metrics(config: CanaryMetricsConfig, *, stable: str, canary: str, canary_upstream: str) -> Any:
+def prometheus_metrics(
+    config: CanaryMetricsConfig, *, stable: str, canary: str, canary_upstream: str
+) -> PrometheusMetrics:
     """A :class:`~goship.rollout.prometheus.metrics.PrometheusMetrics` from goship.yaml's canary.metrics."""
     from goship.rollout.prometheus.client import PrometheusClient
     from goship.rollout.prometheus.metrics import PrometheusMetrics

@@ -12,7 +12,7 @@ from goship.errors import GoshipError, UsageError
 from goship.image.layout import Layout
 from goship.image.oci import Platform
 from goship.local.canary import CANARY_FILE, CanaryController, spec_from_document
-from goship.local.revisions import ConflictError, Revision
+from goship.local.revisions import ConflictError, Revision, image_fields
 from goship.local.rootfs import unpack
 from goship.rollout.canary import CanarySpec
 from goship.rollout.canary_state import CanaryState
@@ -61,12 +61,7 @@ class DaemonCanary:
     def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST /canary: a new revision from an image in a store, beside the current one, as a canary."""
         d = self._daemon
-        try:
-            version, store, ref = str(body["version"]), str(body["store"]), str(body["ref"])
-        except KeyError as exc:
-            raise UsageError(
-                f"/canary: missing field {exc.args[0]!r} (expected version, store, ref)"
-            ) from exc
+        version, store, ref = image_fields(body, "/canary")
         spec_doc = dict(body.get("spec") or {})
         with d._lock:
             stable = self._preconditions()

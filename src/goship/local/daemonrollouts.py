@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from goship.errors import UsageError
 from goship.image.layout import Layout
 from goship.image.oci import Platform
-from goship.local.revisions import ConflictError, Revision, now_iso
+from goship.local.revisions import ConflictError, Revision, image_fields, now_iso
 from goship.local.rootfs import unpack
 from goship.rollout.rolling import RollingUpdate, RolloutEvent, RolloutSpec
 
@@ -38,12 +38,7 @@ class DaemonRollouts:
     def add_revision(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST /rollout: a new revision from an image in a store, rolled out."""
         d = self._daemon
-        try:
-            version, store, ref = str(body["version"]), str(body["store"]), str(body["ref"])
-        except KeyError as exc:
-            raise UsageError(
-                f"/rollout: missing field {exc.args[0]!r} (expected version, store, ref)"
-            ) from exc
+        version, store, ref = image_fields(body, "/rollout")
         platform = Platform.parse(str(body.get("platform") or "linux/amd64"))
         rootfs = unpack(Layout(Path(store)), ref, platform, d.rootfs_cache)
         with d._lock:

@@ -4,9 +4,11 @@ daemon answers an order with while a rollout or a canary changes them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from goship.errors import GoshipError
+from goship.errors import GoshipError, UsageError
 
 
 def now_iso() -> str:
@@ -43,3 +45,12 @@ class Revision:
     def name(self) -> str:
         """Its replica set's name on the supervisor and in rollout events (replica ids start with it)."""
         return f"{self.version}@r{self.number}"
+
+
+def image_fields(body: Mapping[str, Any], endpoint: str) -> tuple[str, str, str]:
+    """``version``, ``store`` and ``ref`` of a request that names an image in a store (POST /rollout,
+    POST /canary); a UsageError naming the missing one."""
+    try:
+        return str(body["version"]), str(body["store"]), str(body["ref"])
+    except KeyError as exc:
+        raise UsageError(f"{endpoint}: missing field {exc.args[0]!r} (expected version, store, ref)") from exc

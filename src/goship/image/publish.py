@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from goship.config import ImageTagsConfig
@@ -188,10 +188,6 @@ def save_record(store: Layout, record: dict[str, object]) -> Path:
     tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def plan_json(plan: PublishPlan) -> dict[str, object]:
-    return {**release_record(plan), "actions": [asdict(a) for a in plan.tags]}
 
 
 def _blobs_of(image: StoredImage) -> list[str]:

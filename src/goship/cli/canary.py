@@ -6,11 +6,11 @@ canary) and :mod:`goship.cli.canary_kube`'s with ``--target kubernetes``. ``simu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from goship.cli._app import App, Parameter
 from goship.cli._cluster import Context, Kubeconfig, KubectlProgram, Namespace
+from goship.cli._options import RuntimeStore, ServiceName
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -115,8 +115,8 @@ def start(
     failure_threshold: int | None = None,
     confirm_promotion: Flag = False,
     wait: Flag = False,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     dry_run: Flag = False,
     json: Json = False,
     target: Target = "local",
@@ -155,10 +155,6 @@ def start(
         After the last step, wait for 'goship canary promote'.
     wait
         Follow the canary until it ends; exit 0 when promoted, 1 when rolled back.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     dry_run
         Say what would start, start nothing.
     json
@@ -191,8 +187,8 @@ def start(
 @app.command
 def status(
     *,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
@@ -207,10 +203,6 @@ def status(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the state (null when none), "judged", "runtime"} as one JSON document.
     """
@@ -232,8 +224,8 @@ def status(
 def explain(
     *,
     version: str | None = None,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     json: Json = False,
     target: Target = "local",
     namespace: Namespace = None,
@@ -250,10 +242,6 @@ def explain(
     ----------
     version
         Explain the latest canary of this version (earlier, finished canaries are kept).
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print {"canary": the whole record, with "decisions" and "events"} as one JSON document.
     """
@@ -285,8 +273,8 @@ def report_command(state: CanaryState, answer: dict[str, Any], *, json: bool, ac
 @app.command
 def pause(
     *,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     dry_run: Flag = False,
     json: Json = False,
     target: Target = "local",
@@ -302,10 +290,6 @@ def pause(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     dry_run
         Say what would be paused, do nothing.
     json
@@ -331,8 +315,8 @@ def pause(
 def promote(
     *,
     force: Flag = False,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     dry_run: Flag = False,
     json: Json = False,
     target: Target = "local",
@@ -351,10 +335,6 @@ def promote(
     ----------
     force
         Promote even though the last analysis did not pass.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     dry_run
         Say what would be promoted, do nothing.
     json
@@ -381,8 +361,8 @@ def promote(
 def abort(
     *,
     reason: str = "aborted with 'goship canary abort'",
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     dry_run: Flag = False,
     json: Json = False,
     target: Target = "local",
@@ -400,10 +380,6 @@ def abort(
     ----------
     reason
         Why, for the decision log.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     dry_run
         Say what would be rolled back, do nothing.
     json
@@ -430,8 +406,8 @@ def abort(
 def resume(
     *,
     wait: Flag = False,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     dry_run: Flag = False,
     json: Json = False,
     target: Target = "local",
@@ -449,10 +425,6 @@ def resume(
     ----------
     wait
         Follow the canary until it ends; exit 0 when promoted, 1 when rolled back.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     dry_run
         Say what would happen, do nothing.
     json

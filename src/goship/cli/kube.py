@@ -19,6 +19,7 @@ from goship.cli._cluster import (
     open_service,
     release_for,
 )
+from goship.cli._options import ServiceName
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _objects(
 
 def render(
     *,
-    service: str | None = None,
+    service: ServiceName = None,
     version: str | None = None,
     image: str | None = None,
     namespace: Namespace = None,
@@ -62,8 +63,6 @@ def render(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
     version
         The release whose image is used (default: the version HEAD builds as); its digest comes from
         the release record 'goship publish' kept.
@@ -152,7 +151,7 @@ def _rewrite(files: list[Path], release: Release, *, in_place: bool, json: bool)
 
 def deploy(
     *,
-    service: str | None = None,
+    service: ServiceName = None,
     version: str | None = None,
     image: str | None = None,
     namespace: Namespace = None,
@@ -174,8 +173,6 @@ def deploy(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
     version
         The release to deploy (default: the version HEAD builds as), by its release record.
     image
@@ -224,7 +221,7 @@ def deploy(
 def rollback(
     *,
     to: str | None = None,
-    service: str | None = None,
+    service: ServiceName = None,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -243,8 +240,6 @@ def rollback(
     to
         The version (or sha256 digest) to go back to (default: the newest known-good one that runs
         another digest than now).
-    service
-        The service (needed when the repository has several).
     wait
         Watch the rollout to its end.
     timeout
@@ -270,7 +265,7 @@ def rollback(
 
 def history(
     *,
-    service: str | None = None,
+    service: ServiceName = None,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -283,8 +278,6 @@ def history(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
     store
         goship's local store (for the repository's settings only).
     json

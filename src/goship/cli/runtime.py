@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from goship.cli._app import App, Parameter
 from goship.cli._local import dry, open_local, public, request_for, running, say_for, version_name
+from goship.cli._options import RuntimeStore, ServiceName
 from goship.errors import CheckFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -68,8 +69,8 @@ def up(
     *,
     version: str = "HEAD",
     replicas: int = 3,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
@@ -86,10 +87,6 @@ def up(
         A git revision (built into the store) or an image in the store (e.g. hello:v1.0.0).
     replicas
         How many replicas.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     max_surge
         maxSurge when it rolls out to another version.
     max_unavailable
@@ -154,16 +151,12 @@ def up(
     return _finish(runtime, record, json=json, action=action, say=say)
 
 
-def status(*, service: str | None = None, store: Path | None = None, json: Json = False) -> int:
+def status(*, service: ServiceName = None, store: RuntimeStore = None, json: Json = False) -> int:
     """The local runtime of a service: its replicas (id, version, port, pid, ready, restarts), revisions,
     router URL and last rollout. Exit 0 whether or not it runs (--json says "running": false when not).
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     json
         Print the runtime's state as one JSON document, with "running".
     """
@@ -239,8 +232,8 @@ def _live(service: str | None, store: Path | None) -> tuple[ImageSession, Servic
 def rollout(
     *,
     to: str = "HEAD",
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
@@ -254,10 +247,6 @@ def rollout(
     ----------
     to
         A git revision (built into the store) or an image in the store.
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     max_surge
         maxSurge, an integer or a percentage.
     max_unavailable
@@ -286,8 +275,8 @@ def rollout(
 def rollout_undo(
     *,
     to_revision: int | None = None,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     max_surge: str = "1",
     max_unavailable: str = "0",
     progress_deadline: float = 60.0,
@@ -301,10 +290,6 @@ def rollout_undo(
     ----------
     to_revision
         The revision number to return to (see 'goship status').
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     max_surge
         maxSurge, an integer or a percentage.
     max_unavailable
@@ -328,8 +313,8 @@ def rollout_undo(
 
 def down(
     *,
-    service: str | None = None,
-    store: Path | None = None,
+    service: ServiceName = None,
+    store: RuntimeStore = None,
     timeout: float = 60.0,
     dry_run: Annotated[bool, Parameter(negative=())] = False,
 ) -> int:
@@ -338,10 +323,6 @@ def down(
 
     Parameters
     ----------
-    service
-        The service (needed when the repository has several).
-    store
-        goship's local OCI image layout; the runtime's state lives beside it.
     timeout
         Seconds to wait for the daemon to stop by itself.
     dry_run

@@ -122,6 +122,10 @@ _HOOK_PHASES = {
 """The phase a webhook is told, in Flagger's words."""
 
 
+_STEPPING = ("initializing", "progressing", "awaiting-promotion")
+"""Phases in which the engine may (still) enter a step; a command moves a canary past them."""
+
+
 @runtime_checkable
 class LeasedTraffic(Protocol):
     """A ``TrafficRouter`` whose splits expire unless renewed (then all traffic goes back to stable)."""
@@ -296,9 +300,8 @@ class CanaryEngine:
                 return self._save(self._phase(state, "rolling-back", why))
             self._wait(self.spec.interval_s)
             return self._save(state)
-        if (moved := self._moved_by_command()) is not None:
-            return moved
-        return self._enter_step(self._with_pause(dataclasses.replace(state, failures=0)), 0)
+        state = self._with_commands(dataclasses.replace(state, failures=0))
+        return self._enter_step(state, 0) if state.phase in _STEPPING else state
 
     def _enter_step(self, state: CanaryState, step: int) -> CanaryState:
         weight = state.weights[step]
@@ -464,9 +467,8 @@ class CanaryEngine:
         state, up = self._canary_up(state)
         if not up:
             return state
-        if (moved := self._moved_by_command()) is not None:
-            return moved
-        return self._enter_step(self._with_pause(state), state.step)
+        state = self._with_commands(state)
+        return self._enter_step(state, state.step) if state.phase in _STEPPING else state
 
     def _canary_up(self, state: CanaryState) -> tuple[CanaryState, bool]:
         """Start the canary's replicas and wait for them; when they do not come up in time, the state
@@ -482,14 +484,16 @@ class CanaryEngine:
         return self._save(self._phase(state, "rolling-back", why)), False
 
     def _moved_by_command(self) -> CanaryState | None:
-        """The state as a command given while the engine waited for replicas left it (``promote``,
-        ``abort`` from another process), or ``None`` when none moved it: the command wins."""
+        """The state as a command given while the engine waited left it (``promote``, ``abort`` from
+        another process), or ``None`` when none moved it: the command wins."""
         latest = self._load()
-        return latest if latest.phase not in ("initializing", "progressing", "awaiting-promotion") else None
+        return latest if latest.phase not in _STEPPING else None
 
-    def _with_pause(self, state: CanaryState) -> CanaryState:
-        """A pause or resume given while the engine waited for replicas is kept, not overwritten."""
-        return dataclasses.replace(state, paused=self._load().paused)
+    def _with_commands(self, state: CanaryState) -> CanaryState:
+        """``state`` after the commands given while the engine waited: a pause or resume is kept, not
+        overwritten; a promote or abort wins outright (its state is returned, in a phase past stepping)."""
+        latest = self._load()
+        return latest if latest.phase not in _STEPPING else dataclasses.replace(state, paused=latest.paused)
 
     def _unjudged_to_stable(self, state: CanaryState) -> CanaryState:
         """Traffic goes back to stable when nobody judged the canary for longer than an interval."""

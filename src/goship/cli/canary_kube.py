@@ -112,9 +112,10 @@ def _engine(
     stable_live: Mapping[str, Any] | None = None,
 ) -> tuple[CanaryEngine, Provider]:
     """The engine for a canary of ``release`` against ``stable``, with the cluster's ports."""
+    from goship.cli._cluster import deployer_for
     from goship.kube.canary import (
         KubeCanaryWorkloads,
-        canary_name,
+        canary_upstream,
         deploy_promotion,
         prometheus_metrics,
         provider,
@@ -130,8 +131,6 @@ def _engine(
     chosen = provider(kube, session.kubectl, session.namespace, service=name, stable=stable, canary=canary)
     work = workload(name, ports=session.chosen.settings.ports, user=session.chosen.settings.user, config=kube)
     promotion_objects = render(work, release, kube, namespace=session.namespace)
-    from goship.cli._cluster import deployer_for
-
     deployer = deployer_for(session.images, session.chosen, session.kubectl, json=False)
     deployer.say = say
     workloads = KubeCanaryWorkloads(
@@ -143,7 +142,7 @@ def _engine(
         promote=deploy_promotion(deployer, release, promotion_objects, timeout=kube.rollout_timeout),
         router=chosen.router,
     )
-    upstream = f"{session.namespace}-{canary_name(name)}-{kube.service_port}"
+    upstream = canary_upstream(session.namespace, name, kube.service_port)
     metrics = prometheus_metrics(
         config.canary.metrics, stable=stable, canary=canary, canary_upstream=upstream
     )

@@ -51,6 +51,12 @@ def canary_name(service: str) -> str:
     return f"{service}-canary"
 
 
+def canary_upstream(namespace: str, service: str, port: int) -> str:
+    """The upstream ingress-nginx names the canary's Service by (``<namespace>-<service>-canary-<port>``),
+    which its metrics carry in the ``canary`` label for requests it routed there."""
+    return f"{namespace}-{canary_name(service)}-{port}"
+
+
 class AnnotationState:
     """A :class:`~goship.rollout.canary_state.StateStore` in an annotation of the canary's Deployment."""
 
@@ -308,6 +314,7 @@ __all__ = [
     "Provider",
     "canary_name",
     "canary_objects",
+    "canary_upstream",
     "deploy_promotion",
     "metrics_template",
     "prometheus_metrics",

@@ -36,14 +36,18 @@ pytestmark = pytest.mark.integration
 UPSTREAM_GO = r"""package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -84,7 +88,21 @@ func main() {
 	})
 	mux.HandleFunc("/__mirrored", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mirrored.Load()) })
 	fmt.Printf("%s\n", addr)
-	http.Serve(ln, mux)
+	// On SIGTERM it stops as a well-behaved replica does: no new connections, requests received answered.
+	srv := &http.Server{Handler: mux}
+	drained := make(chan struct{})
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		close(drained)
+	}()
+	if srv.Serve(ln) == http.ErrServerClosed {
+		<-drained
+	}
 }
 """
 
@@ -130,8 +148,8 @@ def upstream(upstream_binary: Path) -> Iterator[Callable[[str], Upstream]]:
 
     yield start
     for u in started:
-        if u.proc.poll() is None:
-            u.stop()
+        u.proc.kill()
+        u.proc.wait()
 
 
 @pytest.fixture
@@ -266,7 +284,10 @@ def test_endpoint_changes_are_atomic_and_drop_nothing_while_another_endpoint_is_
                     assert {http.get("/").headers["X-Upstream"] for _ in range(5)} == {only.addr}
                 admin.set_endpoints({"v1": [a.addr, b.addr]})
             admin.set_endpoints({"v1": [a.addr]})
-            b.stop()  # a replica that left the endpoints may go away
+            # A replica that left the endpoints goes away as Kubernetes stops a pod: after a preStop pause in
+            # which the router lets go of its connections, then SIGTERM, answering what it has received.
+            time.sleep(0.5)
+            b.stop()
             time.sleep(0.2)
     finally:
         stop.set()

@@ -92,7 +92,7 @@ func (a *admin) update(w http.ResponseWriter, change func(*Config) error) {
 		badRequest(w, err)
 		return
 	}
-	a.proxy.table.Store(a.registry.compile(next))
+	a.registry.install(a.proxy, next)
 	a.armLease(next)
 	writeJSON(w, http.StatusOK, next)
 }
@@ -120,7 +120,7 @@ func (a *admin) expireLease(gen uint64) {
 		return
 	}
 	next := current.expired(time.Now())
-	a.proxy.table.Store(a.registry.compile(next))
+	a.registry.install(a.proxy, next)
 	a.leaseGen++
 	a.leaseTimer = nil
 	if a.logger != nil {

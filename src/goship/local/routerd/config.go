@@ -184,6 +184,7 @@ type table struct {
 	mirrorPercent int
 	timeout       time.Duration
 	retries       int
+	versions      map[string]*versionRoute // every version the table routes to or has endpoints for
 }
 
 // registry keeps what must outlive one table: endpoints (their connection pools) and per-version counters.
@@ -194,7 +195,18 @@ type registry struct {
 	pool      poolOptions
 }
 
-func (r *registry) compile(c Config) *table {
+// install puts c's table in place of p's, then retires the endpoints c no longer lists: a request routed
+// by the table before can then still pick one of them, and retire sends it elsewhere or waits for it.
+func (r *registry) install(p *proxy, c Config) {
+	t, gone := r.compile(c)
+	p.table.Store(t)
+	for _, e := range gone {
+		e.retire()
+	}
+}
+
+// compile builds c's table and says which endpoints it drops; they keep serving their requests in flight.
+func (r *registry) compile(c Config) (*table, []*endpoint) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := &table{
@@ -228,11 +240,11 @@ func (r *registry) compile(c Config) *table {
 			v.endpoints = append(v.endpoints, e)
 		}
 	}
-	// An endpoint no longer listed keeps serving its in-flight requests; its idle connections go now.
+	var gone []*endpoint
 	for addr, e := range r.endpoints {
 		if !live[addr] {
 			delete(r.endpoints, addr)
-			e.retire()
+			gone = append(gone, e)
 		}
 	}
 	names := make([]string, 0, len(c.Rules.Weights))
@@ -266,7 +278,8 @@ func (r *registry) compile(c Config) *table {
 	if c.Rules.MirrorVersion != nil && c.Rules.MirrorPercent > 0 {
 		t.mirror = route(*c.Rules.MirrorVersion)
 	}
-	return t
+	t.versions = routes
+	return t, gone
 }
 
 func containsEndpoint(eps []*endpoint, addr string) bool {

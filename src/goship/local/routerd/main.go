@@ -110,7 +110,7 @@ func main() {
 		pool:      poolOptions{maxIdle: o.maxIdlePerEP, idleTimeout: 50 * time.Second, connectTimeout: o.connectTimeout},
 	}
 	p := &proxy{stats: stats, mirrors: make(chan struct{}, o.mirrorInFlight)}
-	p.table.Store(reg.compile(Config{}.normalized()))
+	reg.install(p, Config{}.normalized())
 	adm := &admin{proxy: p, registry: reg, logger: logger}
 
 	trafficLn, err := net.Listen("tcp", o.listen)

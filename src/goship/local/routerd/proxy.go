@@ -175,8 +175,23 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, v *versionRoute,
 			return http.StatusServiceUnavailable, false
 		}
 		e.inflight.Add(1)
+		e.sending.Add(1)
+		if e.retired.Load() {
+			// The endpoint left the configuration after this request was routed: the version's endpoints
+			// are taken from the table in place now (the change's caller may be stopping this replica).
+			e.sending.Add(-1)
+			e.inflight.Add(-1)
+			if now := p.table.Load().versions[v.name]; now != nil {
+				v = now
+			} else {
+				v = &versionRoute{name: v.name, stats: v.stats} // the version left the table: no endpoint
+			}
+			attempt--
+			continue
+		}
 		u, err := e.get(r.Context(), deadline)
 		if err != nil {
+			e.sending.Add(-1)
 			e.inflight.Add(-1)
 			if r.Context().Err() != nil {
 				return statusClientGone, true // the client left while we dialled: not the upstream's fault
@@ -213,6 +228,7 @@ func (p *proxy) exchange(w http.ResponseWriter, r *http.Request, v *versionRoute
 		_ = rc.SetReadDeadline(deadline)
 	}
 	err := writeRequest(u.bw, r, r.Body, e.addr, false)
+	e.sending.Add(-1)
 	if hasBody {
 		_ = rc.SetReadDeadline(time.Time{})
 	}

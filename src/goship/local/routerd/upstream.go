@@ -33,10 +33,15 @@ type endpoint struct {
 	addr     string
 	opts     poolOptions
 	inflight atomic.Int64
+	// sending counts requests that chose this endpoint and are not yet written to it; retired is set once
+	// it left the configuration. A request raises sending before it reads retired and retire sets retired
+	// before it reads sending, so (atomics being sequentially consistent) either the request sees the
+	// endpoint retired and goes elsewhere, or retire waits until the request has reached the upstream.
+	sending atomic.Int64
+	retired atomic.Bool
 
-	mu      sync.Mutex
-	idle    []*upConn // a stack: the most recently used connection is the warmest
-	retired bool
+	mu   sync.Mutex
+	idle []*upConn // a stack: the most recently used connection is the warmest
 }
 
 func newEndpoint(addr string, opts poolOptions) *endpoint {
@@ -80,7 +85,7 @@ func (e *endpoint) get(ctx context.Context, deadline time.Time) (*upConn, error)
 func (e *endpoint) put(u *upConn) {
 	u.idleSince = time.Now()
 	e.mu.Lock()
-	if e.retired || len(e.idle) >= e.opts.maxIdle {
+	if e.retired.Load() || len(e.idle) >= e.opts.maxIdle {
 		e.mu.Unlock()
 		u.close()
 		return
@@ -89,15 +94,24 @@ func (e *endpoint) put(u *upConn) {
 	e.mu.Unlock()
 }
 
-// retire is called when the endpoint leaves the configuration: idle connections close now, busy ones when
-// their request is done.
+// retireWait bounds how long retire waits for requests still being written to the endpoint (a slow
+// request body is the only thing that makes it long).
+const retireWait = time.Second
+
+// retire is called when the endpoint left the routing table: idle connections close now, busy ones when
+// their request is done. It returns once no request is on its way to the endpoint (or after retireWait),
+// so that a replica stopped when the change is made never receives a request chosen before the change
+// on a connection it then sees as idle: only requests it already received, which it can drain.
 func (e *endpoint) retire() {
+	e.retired.Store(true)
 	e.mu.Lock()
 	idle := e.idle
 	e.idle = nil
-	e.retired = true
 	e.mu.Unlock()
 	for _, u := range idle {
 		u.close()
+	}
+	for until := time.Now().Add(retireWait); e.sending.Load() > 0 && time.Now().Before(until); {
+		time.Sleep(100 * time.Microsecond)
 	}
 }

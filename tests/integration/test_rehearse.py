@@ -86,6 +86,20 @@ def test_a_release_that_drops_requests_on_sigterm_fails_with_the_cause(
     assert any(f["kind"] == "dropped-on-sigterm" for f in report["findings"])  # type: ignore[union-attr]
 
 
+def test_a_prestop_pause_lets_the_same_release_pass_as_a_cluster_with_that_pause_would(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    # The release above exits at once on SIGTERM; out of the endpoints for 1 s first, nothing is in flight.
+    code, report, err = rehearse(
+        demo_repo, tmp_path / "store", "v1.1.0", "v1.2.0", "--env", "HELLO_SLOW_MS=200", "--pre-stop", "1"
+    )
+    assert code == 0, err
+    assert report["failed_requests"] == 0
+    drains = [f for f in report["findings"] if "SIGTERM" in f["message"]]  # type: ignore[union-attr]
+    assert drains and {f["kind"] for f in drains} == {"drained"}
+    assert any("v1.2.0" in f["message"] for f in drains)
+
+
 def test_a_version_that_never_becomes_ready_is_undone_and_never_served(
     demo_repo: Path, tmp_path: Path
 ) -> None:

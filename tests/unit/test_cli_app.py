@@ -410,6 +410,16 @@ def test_a_usage_error_exits_2_with_error_and_hint_lines(capsys: pytest.CaptureF
     )
 
 
+@pytest.mark.parametrize("seconds", ["-1", "10"])
+def test_rehearse_refuses_a_prestop_outside_the_grace_period(
+    capsys: pytest.CaptureFixture[str], seconds: str
+) -> None:
+    code, out, err = goship(capsys, "rehearse", "--from", "v1", "--pre-stop", seconds)
+    assert (code, out) == (2, "")
+    assert f"error: --pre-stop {float(seconds):g}: expected seconds from 0 up to" in err
+    assert "10 s termination grace period" in err and "hint: e.g. --pre-stop 5" in err
+
+
 def test_an_unknown_goship_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = goship(capsys, "tga")
     assert code == 2

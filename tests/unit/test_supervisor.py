@@ -303,11 +303,13 @@ def test_failing_the_liveness_probe_stops_the_replica_gracefully_and_restarts_it
     assert "liveness probe failed 3 times" in world.events[-1].detail
     world.step(1)
     assert world.journal[-1] == ("signal", SIGTERM, T0 + 3)
+    assert (world.events[-1].kind, world.events[-1].at) == ("sigterm", T0 + 3)
+    assert "liveness probe failed 3 times" in world.events[-1].detail
     world.prober.answers[(20000, "/healthz")] = True
     world.step(0.5)  # it exited on SIGTERM; the first restart is immediate
     assert world.spawner.last is not first
     assert world.status(rid).restarts == 1
-    assert world.kinds()[-3:] == ["killed", "restarted", "ready"]
+    assert world.kinds()[-4:] == ["killed", "sigterm", "restarted", "ready"]
 
 
 # --- stopping ---------------------------------------------------------------------------------------
@@ -328,7 +330,10 @@ def test_a_stop_leaves_the_endpoints_first_then_prestop_then_sigterm_then_sigkil
         ("signal", SIGTERM, T0 + 2),
         ("signal", SIGKILL, T0 + 10),
     ]
-    assert world.kinds()[-3:] == ["not-ready", "killed", "stopped"]
+    assert world.kinds()[-4:] == ["not-ready", "sigterm", "killed", "stopped"]
+    not_ready, sigterm = world.events[-4], world.events[-3]
+    assert (not_ready.at, not_ready.detail) == (T0, "stop requested")
+    assert (sigterm.at, sigterm.detail) == (T0 + 2, "stop requested")  # after the preStop pause
     assert world.events[-1].detail == "killed by signal 9 after 10.5s"
 
 
@@ -342,7 +347,7 @@ def test_a_replica_that_exits_on_sigterm_is_never_killed(tmp_path: Path) -> None
         ("endpoints", {}),
         ("signal", SIGTERM),
     ]
-    assert world.kinds() == ["started", "ready", "not-ready", "stopped"]
+    assert world.kinds() == ["started", "ready", "not-ready", "sigterm", "stopped"]
     assert world.events[-1].detail == "exit code 0 after 0.0s"
 
 

@@ -30,6 +30,7 @@ def rehearse(
     max_unavailable: str = "0",
     env: Annotated[list[str] | None, Parameter(negative=())] = None,
     progress_deadline: float = 30.0,
+    pre_stop: float = 0.0,
     store: Path | None = None,
     html: Path | None = None,
     json: Annotated[bool, Parameter(negative=())] = False,
@@ -62,6 +63,10 @@ def rehearse(
         KEY=VALUE for every replica of both versions (e.g. to make requests slow); repeatable.
     progress_deadline
         progressDeadlineSeconds: a rollout without progress this long is undone.
+    pre_stop
+        Seconds a stopping replica stays up, out of the endpoints, before its SIGTERM: a preStop sleep
+        (default 0, SIGTERM at once, which shows whether the app drains; give your pods' pre_stop_sleep to
+        rehearse what your cluster does). Below the 10 s termination grace period.
     store
         goship's local OCI image layout.
     html
@@ -76,12 +81,20 @@ def rehearse(
     from goship.local.rehearsal import RehearsalSpec
     from goship.ui import console
 
+    grace = RehearsalSpec().termination_grace_s
+    if not 0 <= pre_stop < grace:
+        raise UsageError(
+            f"--pre-stop {pre_stop:g}: expected seconds from 0 up to (not including) the rehearsal's "
+            f"{grace:g} s termination grace period",
+            hint="e.g. --pre-stop 5, the pre_stop_sleep goship render gives pods",
+        )
     images = open_images(names=[service] if service else [], platforms=[], store=store, insecure=False)
     pairs = [e.partition("=") for e in env or []]
     bad = next((e for e, (k, sep, _) in zip(env or [], pairs, strict=True) if not sep or not k), None)
     if bad is not None:
         raise UsageError(f"--env {bad!r}: expected KEY=VALUE", hint="e.g. --env HELLO_SLOW_MS=100")
     spec = RehearsalSpec(
+        pre_stop_s=pre_stop,
         strategy=strategy,
         replicas=replicas,
         rps=rps,

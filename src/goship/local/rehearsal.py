@@ -260,7 +260,7 @@ class Rehearsal:
         name = f"{event.version}#{event.replica}"
         if event.kind == "ready":
             self._event(rpt.REPLICA_READY, f"{name} ready", replica=event.replica, version=event.version)
-        elif event.kind == "not-ready" and event.detail == "stop requested":
+        elif event.kind == "sigterm" and event.detail == "stop requested":
             self._event(rpt.SIGTERM, f"SIGTERM to {name}", replica=event.replica, version=event.version)
         elif event.kind in ("crashed", "killed", "restarted"):
             self._event(

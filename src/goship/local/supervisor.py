@@ -58,8 +58,9 @@ HOST = "127.0.0.1"
 Phase = Literal["running", "backoff", "terminating"]
 """``running``: the process runs; ``backoff``: it exited and waits to be restarted (CrashLoopBackOff);
 ``terminating``: it is being stopped for good."""
-EventKind = Literal["started", "ready", "not-ready", "crashed", "restarted", "killed", "stopped"]
-"""What happened to a replica."""
+EventKind = Literal["started", "ready", "not-ready", "sigterm", "crashed", "restarted", "killed", "stopped"]
+"""What happened to a replica. ``sigterm`` comes when the signal is sent, after the preStop pause; its
+detail is the reason the termination began (the ``not-ready`` event's)."""
 
 _MIN_GRACE_S = 2.0  # what the kubelet still grants after SIGTERM when preStop used up the grace period
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -209,6 +210,7 @@ class _Termination:
     term_at: float
     kill_at: float
     then_restart: bool
+    reason: str
     term_sent: bool = False
     kill_sent: bool = False
 
@@ -516,7 +518,7 @@ class Supervisor:
         grace, pre_stop = replica.spec.termination_grace_s, replica.spec.pre_stop_s
         term_at = now + min(pre_stop, grace)
         kill_at = now + grace if pre_stop < grace else term_at + _MIN_GRACE_S
-        replica.termination = _Termination(now, term_at, kill_at, then_restart=restart)
+        replica.termination = _Termination(now, term_at, kill_at, then_restart=restart, reason=reason)
         replica.tracker = None
         if restart:
             self._emit("killed", replica, now, f"{reason}; it will be restarted")
@@ -529,6 +531,7 @@ class Supervisor:
         if not t.term_sent and now >= t.term_at:
             t.term_sent = True
             _signal(process, signal.SIGTERM)
+            self._emit("sigterm", replica, now, t.reason)
         if not t.kill_sent and now >= t.kill_at:
             t.kill_sent = True
             process.kill()

@@ -159,6 +159,23 @@ def test_a_replica_that_drains_gets_a_drained_finding() -> None:
     ]
 
 
+def test_a_5xx_answered_around_a_sigterm_is_a_failed_request_not_a_drop() -> None:
+    # A release that fails some requests answers them; SIGTERM did not cut them off.
+    records = [ok(i / 10, "v2", latency_ms=300) for i in range(30)]
+    records[11] = failed(1.1, "5xx", version="v2", status=500, latency_ms=300)
+    records[12] = failed(1.2, "reset", latency_ms=1)
+    events = [Event(1.05, SIGTERM, "SIGTERM to v2#4", replica="v2#4", version="v2")]
+    findings = standard_findings(load(records, 3.0), events)
+    assert [f.kind for f in findings] == ["failed-requests", "failed-requests", "dropped-on-sigterm"]
+    assert findings[-1].message == (
+        "SIGTERM to v2#4 at 1.05 s: 1 request dropped within 1 s (reset ×1); it did not drain in-flight requests"
+    )
+    records[12] = ok(1.2, "v2", latency_ms=300)
+    findings = standard_findings(load(records, 3.0), events)
+    assert [f.kind for f in findings] == ["failed-requests", "drained"]
+    assert findings[-1].message.endswith("none dropped")
+
+
 def test_failures_outside_the_update_window_are_told_apart() -> None:
     records = [failed(0.5, "connect"), ok(1.0, "v1"), failed(2.5, "5xx", version="v2", status=500)]
     events = [Event(2.0, ROLLOUT_STARTED, "rollout started"), Event(3.0, ROLLOUT_FINISHED, "done")]

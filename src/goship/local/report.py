@@ -205,7 +205,8 @@ def standard_findings(
       :data:`ROLLOUT_FINISHED`, or the whole run without them) per cause, and those outside it;
     - ``mixed-versions``: first to last second in which two or more versions answered;
     - ``drained`` / ``dropped-on-sigterm``: for each :data:`SIGTERM`, whether requests in flight then
-      (or started within ``drain_window_s`` after it) failed;
+      (or started within ``drain_window_s`` after it) went unserved (reset, connect, timeout: a 5xx is
+      the service's answer, counted under ``failed-requests`` only);
     - ``no-ready-endpoint``: the spans in which the router had no ready endpoint (failures less than
       ``gap_merge_s`` apart form one span);
     - ``no-failures`` when nothing failed.
@@ -270,6 +271,11 @@ def _mixed_versions(result: LoadResult) -> list[Finding]:
     ]
 
 
+_NOT_SERVED: tuple[Cause, ...] = ("reset", "connect", "timeout")
+"""Failures that say a replica did not serve a request; a 5xx is an answer the service chose, and
+no-ready-endpoint the router's (both are reported as failed requests, not as drops)."""
+
+
 def _drain(result: LoadResult, event: Event, window_s: float) -> Finding:
     who = event.replica or event.version or "a replica"
     # The client cannot see which replica served a request, only the version; failures carry no version.
@@ -281,7 +287,7 @@ def _drain(result: LoadResult, event: Event, window_s: float) -> Finding:
     dropped = [
         r
         for r in result.failures()
-        if r.cause != "no-ready-endpoint"
+        if r.cause in _NOT_SERVED
         and r.start_s <= event.t + window_s
         and r.end_s >= event.t
         and r.version in (event.version, None)

@@ -197,18 +197,12 @@ def start(
     from goship.kube.canary import canary_name, canary_objects, stable_version
     from goship.kube.manifests import workload
     from goship.local.canary import spec_from_document
+    from goship.rollout.canary_state import refuse_if_active
 
     session = _open(service, store, cluster)
     name = session.chosen.name
     spec_from_document(doc, canary=to, replicas=1)  # settings are refused before the cluster is asked
-    current = session.store.load()
-    if current is not None and current.active:
-        raise UsageError(
-            f"a canary of {current.canary} against {current.stable} is already {current.phase} "
-            f"in {session.namespace} (step {current.step + 1} of {len(current.weights)})",
-            hint="see 'goship canary status --target kubernetes'; continue it with 'goship canary resume "
-            "--target kubernetes' or stop it with 'goship canary abort --target kubernetes'",
-        )
+    refuse_if_active(session.store.load(), where=session.store.where, flags=" --target kubernetes")
     release = release_for(session.images, session.chosen, version=to, image=None)
     live = session.kubectl.get("deployment.apps", name)
     stable = stable_version(live, service=name, namespace=session.namespace)

@@ -168,16 +168,10 @@ def start(
 ) -> int:
     """``goship canary start`` on the local runtime, with ``doc`` the canary settings (goship.yaml and flags)."""
     from goship.local.canary import spec_from_document
+    from goship.rollout.canary_state import refuse_if_active
 
     images, chosen, directory = open_local(service, store)
-    current = _load(directory)
-    if current is not None and current.active:
-        raise UsageError(
-            f"a canary of {current.canary} against {current.stable} is already {current.phase} "
-            f"(step {current.step + 1} of {len(current.weights)})",
-            hint="see 'goship canary status'; stop it with 'goship canary abort' (or continue a stopped one "
-            "with 'goship canary resume')",
-        )
+    refuse_if_active(_load(directory))
     spec_from_document(doc, canary=to, replicas=1)  # settings are refused before anything is looked up
     runtime = running(directory)
     if runtime is None:

@@ -81,7 +81,7 @@ def rehearse(
     from goship.local.rehearsal import RehearsalSpec
     from goship.ui import console
 
-    grace = RehearsalSpec().termination_grace_s
+    grace = RehearsalSpec.termination_grace_s
     if not 0 <= pre_stop < grace:
         raise UsageError(
             f"--pre-stop {pre_stop:g}: expected seconds from 0 up to (not including) the rehearsal's "

@@ -15,7 +15,7 @@ from goship.local.canary import CANARY_FILE, CanaryController, spec_from_documen
 from goship.local.revisions import ConflictError, Revision, image_fields
 from goship.local.rootfs import unpack
 from goship.rollout.canary import CanarySpec
-from goship.rollout.canary_state import CanaryState
+from goship.rollout.canary_state import CanaryState, refuse_if_active
 
 if TYPE_CHECKING:
     from goship.local.daemon import Daemon
@@ -99,14 +99,7 @@ class DaemonCanary:
             raise ConflictError("a rollout is in progress; start the canary when it has finished")
         if self.controller.running():
             d._refuse_during_canary("start another")
-        state = self.controller.state()
-        if state is not None and state.active:
-            raise UsageError(
-                f"a canary of {state.canary} against {state.stable} is already {state.phase} "
-                f"(step {state.step + 1} of {len(state.weights)})",
-                hint="see 'goship canary status'; continue it with 'goship canary resume' or stop it "
-                "with 'goship canary abort'",
-            )
+        refuse_if_active(self.controller.state())
         if d.current is None:
             raise UsageError(
                 "nothing runs yet: a canary is judged against the version that runs",

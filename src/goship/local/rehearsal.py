@@ -21,8 +21,8 @@ from goship.local.rootfs import Rootfs
 from goship.local.router import RouterClient, RouterProcess, ensure_router_binary
 from goship.local.routerstats import RouterMetrics
 from goship.local.routing import route_ready
+from goship.local.supervisor import STOP_REQUESTED, ReplicaSpec, Supervisor
 from goship.local.supervisor import Event as ReplicaEvent
-from goship.local.supervisor import ReplicaSpec, Supervisor
 from goship.local.workloads import LocalWorkloads
 from goship.rollout.canary import CanaryEngine, CanarySpec
 from goship.rollout.ports import TrafficRules
@@ -260,7 +260,7 @@ class Rehearsal:
         name = f"{event.version}#{event.replica}"
         if event.kind == "ready":
             self._event(rpt.REPLICA_READY, f"{name} ready", replica=event.replica, version=event.version)
-        elif event.kind == "sigterm" and event.detail == "stop requested":
+        elif event.kind == "sigterm" and event.detail == STOP_REQUESTED:
             self._event(rpt.SIGTERM, f"SIGTERM to {name}", replica=event.replica, version=event.version)
         elif event.kind in ("crashed", "killed", "restarted"):
             self._event(

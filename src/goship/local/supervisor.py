@@ -40,6 +40,7 @@ from goship.local.rootfs import Rootfs
 
 __all__ = [
     "HOST",
+    "STOP_REQUESTED",
     "Event",
     "EventKind",
     "Phase",
@@ -61,6 +62,10 @@ Phase = Literal["running", "backoff", "terminating"]
 EventKind = Literal["started", "ready", "not-ready", "sigterm", "crashed", "restarted", "killed", "stopped"]
 """What happened to a replica. ``sigterm`` comes when the signal is sent, after the preStop pause; its
 detail is the reason the termination began (the ``not-ready`` event's)."""
+
+STOP_REQUESTED = "stop requested"
+"""The reason of a replica's ``not-ready`` and ``sigterm`` events when :meth:`Supervisor.stop_replica`
+stopped it (not a failed probe)."""
 
 _MIN_GRACE_S = 2.0  # what the kubelet still grants after SIGTERM when preStop used up the grace period
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -329,7 +334,7 @@ class Supervisor:
                 raise UsageError(
                     f"no replica {replica_id!r} (replicas: {', '.join(self._replicas) or 'none'})"
                 )
-            self._stop(replica, self.clock(), "stop requested")
+            self._stop(replica, self.clock(), STOP_REQUESTED)
 
     def stop_all(self) -> None:
         """Stop every replica, the graceful way, and return once no process is left."""

@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from goship.errors import CheckFailedError, ConfigError, GoshipError, UsageError
 from goship.rollout import canary_state
-from goship.rollout.canary_state import CanaryState, Decision, Event, Phase, StateStore
+from goship.rollout.canary_state import CanaryState, Decision, Event, Phase, StateStore, refuse_if_active
 from goship.rollout.judges import DEFAULT_JUDGE, JUDGES, Judge, Samples, Verdict
 from goship.rollout.ports import HeaderMatch, MetricsSource, TrafficRouter, TrafficRules, Workloads
 from goship.rollout.webhooks import Event as HookEvent
@@ -190,13 +190,7 @@ class CanaryEngine:
     def begin(self, *, target: Mapping[str, Any] | None = None) -> CanaryState:
         """Persist a new canary (``initializing``) without driving it; :meth:`run` drives it. Refused while
         another is active on the state file. ``target`` is kept in the state for whoever takes it over."""
-        current = self.store.load()
-        if current is not None and current.active:
-            raise UsageError(
-                f"a canary of {current.canary} against {current.stable} is already {current.phase} "
-                f"(step {current.step + 1} of {len(current.weights)}, {self.store.where})",
-                hint="resume it with 'goship canary resume' or stop it with 'goship canary abort'",
-            )
+        refuse_if_active(self.store.load(), where=self.store.where)
         now = self.clock()
         state = CanaryState(
             stable=self.stable,

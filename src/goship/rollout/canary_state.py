@@ -188,6 +188,21 @@ def from_json(doc: Mapping[str, Any]) -> CanaryState:
         raise UsageError(f"the canary state file is not one goship wrote: {exc}") from exc
 
 
+def refuse_if_active(state: CanaryState | None, *, where: str | None = None, flags: str = "") -> None:
+    """Refuse a second canary while ``state`` is an active one: the error says which canary runs (and
+    where its state is kept), the hint the commands that continue or stop it, each with ``flags`` (e.g.
+    `` --target kubernetes``)."""
+    if state is None or not state.active:
+        return
+    kept = f", {where}" if where else ""
+    raise UsageError(
+        f"a canary of {state.canary} against {state.stable} is already {state.phase} "
+        f"(step {state.step + 1} of {len(state.weights)}{kept})",
+        hint=f"see 'goship canary status{flags}'; continue it with 'goship canary resume{flags}' "
+        f"or stop it with 'goship canary abort{flags}'",
+    )
+
+
 class StateStore(Protocol):
     """Where a canary's state lives between transitions (a file, a Kubernetes annotation); every process
     that acts on the canary reads and writes it there."""

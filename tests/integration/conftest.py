@@ -9,12 +9,13 @@ import pytest
 
 from tests.conftest import Repo
 from tests.integration.goproxy import build_proxy, go_env
-from tests.integration.k8scluster import k8s_cluster
+from tests.integration.k8scluster import k8s_cluster, namespace
 from tests.integration.registry_fixtures import basic_registry, registry, token_registry
 
 __all__ = [
     "basic_registry",
     "k8s_cluster",
+    "namespace",
     "registry",
     "token_registry",
 ]  # one real one of each per test process

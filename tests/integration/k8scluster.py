@@ -144,3 +144,12 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluste
     """One real control plane for this test process, deleted at the end of the session."""
     with cluster_running(tmp_path_factory.mktemp("kwok")) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (without waiting) after it."""
+    name = f"t-{secrets.token_hex(4)}"
+    k8s_cluster.kubectl("create", "namespace", name)
+    yield name
+    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")

@@ -4,9 +4,8 @@ after a delay or keeps NotReady, and the Istio and Gateway API CRDs the traffic 
 from __future__ import annotations
 
 import json
-import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,14 +14,6 @@ import pytest
 from tests.integration.k8scluster import BROKEN_LABEL, READY_AFTER_ANNOTATION, KubeCluster
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
 def deployment(

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Result
+from tests.ingresses import nginx_ingress
 from tests.integration.k8scluster import KubeCluster
 from tests.integration.prometheusserver import JOB, RunningPrometheus, prometheus_running
 from tests.integration.test_kube_deploy import REPOSITORY, Shop, digest_of, record
@@ -134,16 +135,6 @@ def shop(tmp_path: Path, k8s_cluster: KubeCluster, namespace: str, prometheus: R
     return s
 
 
-@pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    import secrets
-
-    name = f"t-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
-
-
 PROVIDERS = {
     "gateway-api": {"provider": "gateway-api", "gateway": "public"},
     "istio": {"provider": "istio"},
@@ -207,28 +198,7 @@ def traffic_events(doc: dict[str, Any]) -> list[str]:
     return [e["message"] for e in doc["events"] if e["kind"] == "traffic"]
 
 
-MAIN_INGRESS = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "Ingress",
-    "metadata": {"name": "api"},
-    "spec": {
-        "ingressClassName": "nginx",
-        "rules": [
-            {
-                "host": "api.example.com",
-                "http": {
-                    "paths": [
-                        {
-                            "path": "/",
-                            "pathType": "Prefix",
-                            "backend": {"service": {"name": "api", "port": {"number": 80}}},
-                        }
-                    ]
-                },
-            }
-        ],
-    },
-}
+MAIN_INGRESS = nginx_ingress("api", "api")
 
 
 def final_routing(shop: Shop, provider: str) -> object:

@@ -3,9 +3,7 @@ makes their pods Ready after ``goship.dev/ready-after``) and an HTTPRoute writte
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,14 +19,6 @@ from tests.integration.k8scluster import READY_AFTER_ANNOTATION, KubeCluster
 pytestmark = pytest.mark.integration
 
 VERSIONS = ("v1", "v2")
-
-
-@pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
 @pytest.fixture

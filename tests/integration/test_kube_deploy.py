@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,14 +146,6 @@ def record(shop: Shop, version: str) -> None:
             "tags": [],
         },
     )
-
-
-@pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,14 +57,6 @@ def config(**changes: Any) -> KubernetesConfig:
 def objects(version: str, settings: KubernetesConfig) -> list[Manifest]:
     work = workload("api", ports=[8080], user="65532:65532", config=settings)
     return render(work, release(version), settings, namespace=None)
-
-
-@pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    name = f"f-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
 @pytest.fixture

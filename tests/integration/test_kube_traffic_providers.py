@@ -4,8 +4,6 @@ There is no mesh or ingress controller; the objects as stored are what is checke
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ from goship.kube.istio import IstioRouter
 from goship.kube.kubectl import ClusterError, Kubectl
 from goship.kube.nginx import NginxRouter
 from goship.rollout.ports import HeaderMatch, TrafficRules
+from tests.ingresses import nginx_ingress, nginx_ingress_spec
 from tests.integration.k8scluster import KubeCluster
 
 pytestmark = pytest.mark.integration
@@ -27,9 +26,8 @@ NGINX = "nginx.ingress.kubernetes.io/"
 
 
 @pytest.fixture
-def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    k8s_cluster.kubectl("create", "namespace", name)
+def namespace(namespace: str, k8s_cluster: KubeCluster) -> str:
+    """The shared fresh namespace, with a Service per version."""
     for version, service in SERVICES.items():
         k8s_cluster.apply(
             {
@@ -41,10 +39,9 @@ def namespace(k8s_cluster: KubeCluster) -> Iterator[str]:
                     "ports": [{"port": 80, "targetPort": 8080}],
                 },
             },
-            namespace=name,
+            namespace=namespace,
         )
-    yield name
-    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
+    return namespace
 
 
 @pytest.fixture
@@ -234,28 +231,7 @@ def test_istio_router_refuses_a_destination_rule_of_a_services_name_that_is_not_
 
 # -- ingress-nginx -------------------------------------------------------------------------------------
 
-MAIN_INGRESS = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "Ingress",
-    "metadata": {"name": "api", "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}},
-    "spec": {
-        "ingressClassName": "nginx",
-        "rules": [
-            {
-                "host": "api.example.com",
-                "http": {
-                    "paths": [
-                        {
-                            "path": "/",
-                            "pathType": "Prefix",
-                            "backend": {"service": {"name": "api", "port": {"number": 80}}},
-                        }
-                    ]
-                },
-            }
-        ],
-    },
-}
+MAIN_INGRESS = nginx_ingress("api", "api", annotations={NGINX + "proxy-body-size": "8m"})
 
 
 def nginx_router(kubectl: Kubectl, namespace: str) -> NginxRouter:
@@ -304,23 +280,7 @@ def test_nginx_router_carries_a_canary_from_5_to_100_percent_beside_an_untouched
             "canary-weight-total": "100",
             **by_header,
         }
-        assert canary["spec"] == {
-            "ingressClassName": "nginx",
-            "rules": [
-                {
-                    "host": "api.example.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "api-canary", "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        }
+        assert canary["spec"] == nginx_ingress_spec("api-canary")
     assert len(uids) == 1
 
     router.apply(step(0))  # aborted: all to the stable version, the canary Ingress stays at weight 0

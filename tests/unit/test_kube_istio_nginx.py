@@ -16,6 +16,7 @@ from goship.kube.manifests import find, render, workload
 from goship.kube.nginx import NginxRouter
 from goship.kube.release import Release
 from goship.rollout.ports import HeaderMatch, TrafficRules
+from tests.ingresses import nginx_ingress_spec
 
 NO_CLUSTER = Kubectl(program="/nonexistent/kubectl")
 SERVICES = {"v1.4.0": "api", "v1.5.0": "api-canary"}
@@ -339,23 +340,7 @@ def test_nginx_canary_ingress_copies_the_paths_to_the_stable_service_and_leads_t
             "nginx.ingress.kubernetes.io/canary-weight-total": "100",
         },
     }
-    assert ingress["spec"] == {
-        "ingressClassName": "nginx",
-        "rules": [
-            {
-                "host": "api.example.com",
-                "http": {
-                    "paths": [
-                        {
-                            "path": "/",
-                            "pathType": "Prefix",
-                            "backend": {"service": {"name": "api-canary", "port": {"number": 80}}},
-                        }
-                    ]
-                },
-            }
-        ],
-    }
+    assert ingress["spec"] == nginx_ingress_spec("api-canary")
 
 
 def test_nginx_keeps_a_legacy_ingress_class_annotation() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from tests.integration.k8scluster import KubeCluster
-from tests.integration.test_kube_deploy import REPOSITORY, Shop, digest_of, namespace, pytestmark, shop
+from tests.integration.test_kube_deploy import REPOSITORY, Shop, digest_of, pytestmark, shop
 
-__all__ = ["namespace", "pytestmark", "shop"]  # fixtures shared with the deploy tests
+__all__ = ["pytestmark", "shop"]  # shared with the deploy tests
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -409,20 +409,10 @@ def test_rules_the_provider_cannot_carry_are_refused_before_anything_is_created(
 
 
 def test_the_readme_role_is_all_a_canary_needs(shop: Shop, tmp_path: Path) -> None:
-    from tests.integration.test_kube_render import readme_role, token_kubeconfig
+    from tests.integration.test_kube_render import readme_role_kubeconfig
 
     cluster, ns = shop.cluster, shop.namespace
-    cluster.kubectl("apply", "-n", ns, "-f", "-", input=readme_role())
-    kubeconfig = token_kubeconfig(cluster, ns, "deployer", tmp_path / "deployer.yaml")
-    cluster.kubectl(
-        "create",
-        "rolebinding",
-        "goship",
-        "-n",
-        ns,
-        "--role=goship-deployer",
-        f"--serviceaccount={ns}:deployer",
-    )
+    kubeconfig = readme_role_kubeconfig(cluster, ns, tmp_path / "deployer.yaml")
     as_deployer = ("--target", "kubernetes", "-n", ns, "--kubeconfig", str(kubeconfig))
 
     result = shop.goship("canary", "start", "--to", CANARY, *as_deployer)

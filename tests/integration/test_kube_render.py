@@ -213,12 +213,10 @@ def token_kubeconfig(cluster: KubeCluster, namespace: str, account: str, path: P
     return path
 
 
-def test_the_readme_role_is_all_goship_needs_and_without_it_the_error_names_the_role(
-    shop: Shop, tmp_path: Path
-) -> None:
-    cluster, ns = shop.cluster, shop.namespace
+def readme_role_kubeconfig(cluster: KubeCluster, ns: str, path: Path) -> Path:
+    """A kubeconfig at ``path`` of ServiceAccount ``deployer``, bound to the README's Role applied in ``ns``."""
     cluster.kubectl("apply", "-n", ns, "-f", "-", input=readme_role())
-    deployer = token_kubeconfig(cluster, ns, "deployer", tmp_path / "deployer.yaml")
+    kubeconfig = token_kubeconfig(cluster, ns, "deployer", path)
     cluster.kubectl(
         "create",
         "rolebinding",
@@ -228,6 +226,14 @@ def test_the_readme_role_is_all_goship_needs_and_without_it_the_error_names_the_
         "--role=goship-deployer",
         f"--serviceaccount={ns}:deployer",
     )
+    return kubeconfig
+
+
+def test_the_readme_role_is_all_goship_needs_and_without_it_the_error_names_the_role(
+    shop: Shop, tmp_path: Path
+) -> None:
+    cluster, ns = shop.cluster, shop.namespace
+    deployer = readme_role_kubeconfig(cluster, ns, tmp_path / "deployer.yaml")
     stranger = token_kubeconfig(cluster, ns, "stranger", tmp_path / "stranger.yaml")
 
     def as_(kubeconfig: Path, *args: str) -> int:
